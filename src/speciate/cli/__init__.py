@@ -1,0 +1,77 @@
+"""The `speciate` command line: thin commands that call the public library API.
+
+Each module in this package (not starting with ``_``) defines ``register(app)`` and
+adds its command(s); they are discovered here, so commands live beside nothing else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import typer
+
+from speciate.cli._common import err_console
+from speciate.errors import SpeciateError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="speciate",
+    help="Battery-materials spectroscopy: XANES, speciation, theory, features, echem, EELS.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Battery-materials spectroscopy: XANES, speciation, theory, features, echem, EELS."""
+
+
+def _register_commands() -> None:
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        module.register(app)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``speciate`` console script.
+
+    Errors raised on purpose (`SpeciateError`) are printed as one clear message with
+    exit code 1, not as a traceback.
+    """
+    try:
+        app(args=argv, standalone_mode=False)
+    except SpeciateError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return 1
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        err_console.print("aborted")
+        return 1
+    except typer.TyperException as exc:
+        # usage errors (unknown option, missing argument) format themselves
+        show = getattr(exc, "show", None)
+        if show is None:
+            raise
+        show()
+        return int(getattr(exc, "exit_code", 2))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+def run() -> None:
+    """Console-script wrapper: exit with `main`'s return code."""
+    sys.exit(main())

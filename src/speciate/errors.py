@@ -1,0 +1,81 @@
+"""One exception hierarchy for everything speciate raises on purpose.
+
+Every error says what was expected and what was found; errors raised while
+reading a file also carry the file and, where it applies, the line.
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+
+__all__ = [
+    "EngineError",
+    "FitError",
+    "ReadError",
+    "SpeciateError",
+    "StructureError",
+    "ValidationError",
+]
+
+
+class SpeciateError(Exception):
+    """Base class of all errors raised by speciate."""
+
+
+class ValidationError(SpeciateError, ValueError):
+    """An argument or a data object does not meet the documented contract."""
+
+
+class ReadError(SpeciateError, OSError):
+    """A file could not be read or understood.
+
+    Parameters
+    ----------
+    message
+        What was expected and what was found.
+    path
+        The file being read.
+    line
+        1-based line number where the problem was found, when it applies.
+    """
+
+    def __init__(
+        self, message: str, path: str | PathLike | None = None, line: int | None = None
+    ) -> None:
+        self.message = message
+        self.path = None if path is None else str(path)
+        self.line = line
+        where = ""
+        if self.path is not None:
+            where = self.path if line is None else f"{self.path}, line {line}"
+            where += ": "
+        super().__init__(f"{where}{message}")
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+class FitError(SpeciateError, ValueError):
+    """A fit cannot be set up or solved (bad standards, degenerate design matrix...)."""
+
+
+class StructureError(SpeciateError, ValueError):
+    """A crystal structure cannot be loaded or turned into a cluster."""
+
+
+class EngineError(SpeciateError, RuntimeError):
+    """An external theory engine (FEFF, FDMNES) failed, timed out or produced no output.
+
+    Parameters
+    ----------
+    message
+        What went wrong.
+    log_tail
+        The last lines of the engine's log, shown to the user.
+    """
+
+    def __init__(self, message: str, log_tail: str | None = None) -> None:
+        self.message = message
+        self.log_tail = log_tail
+        text = message if not log_tail else f"{message}\n--- engine log (tail) ---\n{log_tail}"
+        super().__init__(text)

@@ -1,0 +1,125 @@
+"""Series: validation at construction, selection, concat, xarray round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from speciate import Series, ValidationError
+
+
+def _series(n_s: int = 3, n_e: int = 20, **kw) -> Series:
+    energy = np.linspace(6500.0, 6600.0, n_e)
+    mu = np.arange(n_s)[:, None] + np.linspace(0, 1, n_e)[None, :]
+    return Series(energy, mu, **kw)
+
+
+def test_series_is_frozen_and_arrays_read_only():
+    s = _series()
+    with pytest.raises(AttributeError):
+        s.mu = np.zeros((3, 20))
+    with pytest.raises(ValueError):
+        s.mu[0, 0] = 1.0
+    assert s.labels == ("spectrum_0", "spectrum_1", "spectrum_2")
+
+
+def test_validation_messages_name_the_problem():
+    e = np.linspace(1, 2, 5)
+    with pytest.raises(ValidationError, match="4 energy points per spectrum but energy has 5"):
+        Series(e, np.zeros((2, 4)))
+    with pytest.raises(ValidationError, match="NaN/inf"):
+        Series(e, np.array([0, 1, np.nan, 2, 3.0]))
+    with pytest.raises(ValidationError, match="from_unsorted"):
+        Series(e[::-1], np.zeros(5))
+    with pytest.raises(ValidationError, match="duplicate"):
+        Series(np.array([1, 2, 2, 3, 4.0]), np.zeros(5))
+    with pytest.raises(ValidationError, match=r"coordinate 'phase' must have shape \(1,\)"):
+        Series(e, np.zeros(5), coords={"phase": ["a", "b"]})
+    with pytest.raises(ValidationError, match="JSON"):
+        Series(e, np.zeros(5), meta={"x": object()})
+
+
+def test_from_unsorted_sorts_and_merges_explicitly():
+    e = np.array([3.0, 1.0, 2.0, 2.0])
+    mu = np.array([30.0, 10.0, 20.0, 22.0])
+    with pytest.raises(ValidationError, match="repeated"):
+        Series.from_unsorted(e, mu)
+    s = Series.from_unsorted(e, mu, duplicates="mean")
+    np.testing.assert_allclose(s.energy, [1, 2, 3])
+    np.testing.assert_allclose(s.mu[0], [10, 21, 30])
+    assert s.meta["sorting"] == {"sorted": True, "duplicates": "mean", "n_duplicate_points": 1}
+    first = Series.from_unsorted(e, mu, duplicates="first")
+    np.testing.assert_allclose(first.mu[0], [10, 20, 30])
+
+
+def test_select_by_label_index_mask_carries_everything():
+    s = _series(
+        4,
+        time=np.arange(4) * 10.0,
+        reference=np.ones((4, 20)),
+        coords={"phase": ["a", "b", "c", "d"], "radius": [1, 2, 3, 4]},
+        labels=["w", "x", "y", "z"],
+    )
+    by_label = s.select(["y", "w"])
+    assert by_label.labels == ("y", "w")
+    np.testing.assert_array_equal(by_label.coords["radius"], [3, 1])
+    np.testing.assert_array_equal(by_label.time, [20.0, 0.0])
+    assert by_label.reference.shape == (2, 20)
+    assert s.select(1).labels == ("x",)
+    assert s.select(np.array([True, False, False, True])).labels == ("w", "z")
+    with pytest.raises(ValidationError, match="no spectrum labelled"):
+        s.select("nope")
+    with pytest.raises(ValidationError, match="empty"):
+        s.select(np.zeros(4, dtype=bool))
+
+
+def test_window_and_concat_grids():
+    a = _series(2)
+    b = Series(np.linspace(6490, 6610, 31), np.ones((1, 31)))
+    w = a.window(6520, 6560)
+    assert w.energy.min() >= 6520 and w.energy.max() <= 6560
+    with pytest.raises(ValidationError, match="different energy grid"):
+        Series.concat([a, b])
+    joined = Series.concat([a, b], grid="first")
+    assert joined.n_spectra == 3
+    np.testing.assert_allclose(joined.energy, a.energy)
+    assert joined.meta["concat"]["interpolation"] == "linear"
+    union = Series.concat([a, b], grid="union")
+    assert union.n_energy > a.n_energy
+    np.testing.assert_allclose(union.mu[2], 1.0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n_s=st.integers(1, 5),
+    n_e=st.integers(2, 30),
+    seed=st.integers(0, 2**16),
+    with_time=st.booleans(),
+    with_ref=st.booleans(),
+)
+def test_xarray_round_trip_preserves_everything(n_s, n_e, seed, with_time, with_ref):
+    rng = np.random.default_rng(seed)
+    energy = np.cumsum(rng.uniform(0.1, 5.0, n_e)) + 6400
+    s = Series(
+        energy,
+        rng.normal(size=(n_s, n_e)),
+        labels=[f"s{i}" for i in range(n_s)],
+        time=rng.uniform(0, 1e5, n_s) if with_time else None,
+        reference=rng.normal(size=(n_s, n_e)) if with_ref else None,
+        coords={"phase": [f"p{i}" for i in range(n_s)], "radius": rng.uniform(2, 7, n_s)},
+        meta={"source": "synthetic", "nested": {"a": [1, 2]}},
+    )
+    back = Series.from_xarray(s.to_xarray())
+    np.testing.assert_array_equal(back.energy, s.energy)
+    np.testing.assert_array_equal(back.mu, s.mu)
+    assert back.labels == s.labels
+    assert dict(back.meta) == dict(s.meta)
+    assert list(back.coords) == list(s.coords)
+    np.testing.assert_array_equal(back.coords["radius"], s.coords["radius"])
+    np.testing.assert_array_equal(back.coords["phase"], s.coords["phase"])
+    if with_time:
+        np.testing.assert_array_equal(back.time, s.time)
+    if with_ref:
+        np.testing.assert_array_equal(back.reference, s.reference)
