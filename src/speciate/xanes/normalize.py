@@ -1,0 +1,335 @@
+"""Pre-edge subtraction and edge-step normalization, vectorized over a whole series.
+
+Conventions follow Larch/Athena: E0 at the maximum of the first derivative unless
+given; the pre-edge line is fitted to mu over ``e0 + pre``; the post-edge polynomial
+is fitted to ``mu - pre_edge`` over ``e0 + post``; the edge step is the post-edge
+polynomial at E0; ``flat`` also removes the post-edge curvature above E0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from speciate.errors import ValidationError
+from speciate.provenance import make_provenance
+from speciate.series import Series
+
+__all__ = ["NormResult", "find_e0", "normalize"]
+
+# A real absorption edge stands far above derivative noise; a flat or noise-only
+# spectrum has max|dmu/dE| only a few times its median.
+_EDGE_CONTRAST = 8.0
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=float, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class NormResult:
+    """Normalized spectra and everything used to get them.
+
+    Attributes
+    ----------
+    energy : (n_energy,) eV
+    mu : (n_spectra, n_energy) the input spectra
+    norm : (n_spectra, n_energy) ``(mu - pre_edge) / edge_step``
+    flat : (n_spectra, n_energy) ``norm`` with the post-edge curvature removed above E0
+    e0 : (n_spectra,) eV
+    edge_step : (n_spectra,) in units of mu
+    pre_edge, post_edge : (n_spectra, n_energy) the fitted curves, in units of mu
+        (``post_edge`` includes ``pre_edge``, as in Larch)
+    pre_coefs : (n_spectra, 2) pre-edge line in powers of (E - e0): offset at E0, slope per eV
+    post_coefs : (n_spectra, post_order + 1) polynomial fitted to ``mu - pre_edge`` in powers of
+        (E - e0), lowest power first; ``post_coefs[:, 0]`` is the edge step
+    pre_range, post_range : (n_spectra, 2) eV relative to E0, the ranges actually used
+        (after clipping to the data)
+    labels, time, coords, meta : carried from the input `Series`
+    provenance : dict, the call, parameters and what was clipped
+    """
+
+    energy: np.ndarray
+    mu: np.ndarray
+    norm: np.ndarray
+    flat: np.ndarray
+    e0: np.ndarray
+    edge_step: np.ndarray
+    pre_edge: np.ndarray
+    post_edge: np.ndarray
+    pre_coefs: np.ndarray
+    post_coefs: np.ndarray
+    pre_range: np.ndarray
+    post_range: np.ndarray
+    labels: tuple[str, ...]
+    time: np.ndarray | None
+    coords: Mapping[str, np.ndarray]
+    meta: Mapping[str, Any]
+    provenance: Mapping[str, Any]
+
+    @property
+    def n_spectra(self) -> int:
+        """Number of spectra."""
+        return int(self.norm.shape[0])
+
+    def __len__(self) -> int:
+        return self.n_spectra
+
+    def __repr__(self) -> str:
+        return (
+            f"NormResult(n_spectra={self.n_spectra}, n_energy={self.energy.size}, "
+            f"e0={np.round(self.e0[:3], 2).tolist()}{'...' if self.n_spectra > 3 else ''} eV)"
+        )
+
+    def to_series(self, kind: str = "norm") -> Series:
+        """The normalized spectra as a `Series`.
+
+        Parameters
+        ----------
+        kind
+            ``"norm"``, ``"flat"`` or ``"mu"`` (the input).
+
+        The returned series carries coords ``e0`` and ``edge_step`` (unless the input
+        already had coords of those names) and ``meta["normalization"]``.
+        """
+        arrays = {"norm": self.norm, "flat": self.flat, "mu": self.mu}
+        if kind not in arrays:
+            raise ValidationError(f"kind must be one of {sorted(arrays)}; got {kind!r}")
+        coords = dict(self.coords)
+        coords.setdefault("e0", self.e0)
+        coords.setdefault("edge_step", self.edge_step)
+        meta = dict(self.meta)
+        meta["normalization"] = {"kind": kind, **dict(self.provenance.get("parameters", {}))}
+        return Series(
+            self.energy, arrays[kind], labels=self.labels, time=self.time, coords=coords, meta=meta
+        )
+
+    def select(self, key: Any) -> NormResult:
+        """Select spectra (labels, indices, slice or mask) keeping every per-spectrum field."""
+        idx = self.to_series("mu")._index(key)
+        per_spectrum = {
+            name: getattr(self, name)[idx]
+            for name in (
+                "mu", "norm", "flat", "e0", "edge_step", "pre_edge", "post_edge",
+                "pre_coefs", "post_coefs", "pre_range", "post_range",
+            )
+        }  # fmt: skip
+        return NormResult(
+            energy=self.energy,
+            labels=tuple(self.labels[i] for i in idx),
+            time=None if self.time is None else self.time[idx],
+            coords={k: v[idx] for k, v in self.coords.items()},
+            meta=self.meta,
+            provenance=self.provenance,
+            **per_spectrum,
+        )
+
+
+def find_e0(energy: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """E0 of every spectrum: the energy of the maximum of the lightly smoothed derivative.
+
+    Parameters
+    ----------
+    energy
+        (n_energy,) eV.
+    mu
+        (n_spectra, n_energy).
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_spectra,) eV, each a point of the grid.
+
+    Raises
+    ------
+    ValidationError
+        When a spectrum shows no edge in the energy range.
+    """
+    energy = np.asarray(energy, dtype=float)
+    mu = np.atleast_2d(np.asarray(mu, dtype=float))
+    if energy.size < 7:
+        raise ValidationError(f"need at least 7 energy points to find E0; got {energy.size}")
+    d = np.gradient(mu, energy, axis=-1)
+    # three-point running mean: suppresses single-point glitches without moving the edge
+    ds = d.copy()
+    ds[:, 1:-1] = (d[:, :-2] + d[:, 1:-1] + d[:, 2:]) / 3.0
+    # the first and last points carry one-sided differences and are never an edge
+    ds[:, :3] = -np.inf
+    ds[:, -3:] = -np.inf
+    idx = np.argmax(ds, axis=-1)
+    peak = ds[np.arange(ds.shape[0]), idx]
+    noise = np.median(np.abs(d), axis=-1)
+    no_edge = ~(peak > _EDGE_CONTRAST * np.maximum(noise, 1e-300))
+    if no_edge.any():
+        bad = np.nonzero(no_edge)[0]
+        raise ValidationError(
+            f"no absorption edge found in {energy[0]:.1f}..{energy[-1]:.1f} eV for spectrum "
+            f"index(es) {bad[:10].tolist()}: the largest derivative is only "
+            f"{float((peak / np.maximum(noise, 1e-300))[bad[0]]):.1f}x its median "
+            f"(expected > {_EDGE_CONTRAST:g}x); check the energy range or pass e0="
+        )
+    return energy[idx]
+
+
+def _range_masks(
+    energy: np.ndarray, e0: np.ndarray, rng: tuple[float | None, float | None]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    lo_rel = -np.inf if rng[0] is None else float(rng[0])
+    hi_rel = np.inf if rng[1] is None else float(rng[1])
+    if lo_rel >= hi_rel:
+        raise ValidationError(f"range {rng} must have start < end (eV relative to E0)")
+    lo = np.maximum(e0 + lo_rel, energy[0])
+    hi = np.minimum(e0 + hi_rel, energy[-1])
+    mask = (energy[None, :] >= lo[:, None]) & (energy[None, :] <= hi[:, None])
+    requested = np.array([lo_rel, hi_rel])
+    used = np.stack([lo - e0, hi - e0], axis=1)
+    clipped = ~np.isclose(used, requested[None, :]) & np.isfinite(requested)[None, :]
+    return mask, used, clipped
+
+
+def _batched_polyfit(
+    t: np.ndarray, y: np.ndarray, mask: np.ndarray, degree: int, scale: float
+) -> np.ndarray:
+    """Least-squares polynomials of one degree for every row, each over its own mask.
+
+    ``t`` is (n_s, n_e), the abscissa per row (E - e0). Returns coefficients in powers
+    of ``t``, lowest first, shape (n_s, degree + 1).
+    """
+    powers = np.arange(degree + 1)
+    v = (t / scale)[..., None] ** powers  # (n_s, n_e, p+1); scaled for conditioning
+    wv = v * mask[..., None]
+    a = np.matmul(wv.transpose(0, 2, 1), v)
+    b = np.einsum("sep,se->sp", wv, y)
+    coef = np.linalg.solve(a, b[..., None])[..., 0]
+    return coef / scale**powers
+
+
+def _polyval(coefs: np.ndarray, t: np.ndarray) -> np.ndarray:
+    out = np.zeros_like(t)
+    for c in coefs.T[::-1]:  # Horner over the (few) powers, vectorized over spectra
+        out = out * t + c[:, None]
+    return out
+
+
+def _check_counts(mask: np.ndarray, labels: tuple[str, ...], what: str, used: np.ndarray) -> None:
+    counts = mask.sum(axis=1)
+    bad = np.nonzero(counts < 3)[0]
+    if bad.size:
+        i = int(bad[0])
+        raise ValidationError(
+            f"{what} range holds {int(counts[i])} point(s) for spectrum {labels[i]!r} "
+            f"(used {used[i, 0]:.1f}..{used[i, 1]:.1f} eV relative to E0 after clipping to the "
+            f"data); at least 3 are needed. Widen the {what} range or check E0"
+            + (f" ({bad.size} spectra affected)" if bad.size > 1 else "")
+        )
+
+
+def normalize(
+    series: Series,
+    e0: float | np.ndarray | None = None,
+    pre: tuple[float, float] = (-200.0, -30.0),
+    post: tuple[float, float | None] = (50.0, None),
+    post_order: int = 2,
+) -> NormResult:
+    """Normalize every spectrum of a series to unit edge step, all at once.
+
+    Parameters
+    ----------
+    series
+        Spectra (n_spectra, n_energy), energies in eV.
+    e0
+        Edge energy in eV: a scalar for all spectra, an array (n_spectra,), or ``None`` to
+        take the maximum of the smoothed first derivative of each spectrum.
+    pre
+        Pre-edge range (start, end) in eV relative to E0; clipped to the data.
+    post
+        Post-edge range (start, end) in eV relative to E0; ``end=None`` runs to the last
+        point. Clipped to the data.
+    post_order
+        Degree of the post-edge polynomial (0-3).
+
+    Returns
+    -------
+    NormResult
+
+    Raises
+    ------
+    ValidationError
+        Fewer than 3 points in a range, no edge in range, non-positive edge step.
+    """
+    if not isinstance(series, Series):
+        raise ValidationError(f"normalize expects a speciate Series; got {type(series).__name__}")
+    if post_order not in (0, 1, 2, 3):
+        raise ValidationError(f"post_order must be 0, 1, 2 or 3; got {post_order}")
+    energy, mu = series.energy, series.mu
+    n_s = series.n_spectra
+    if e0 is None:
+        e0_arr = find_e0(energy, mu)
+        e0_source = "max derivative"
+    else:
+        e0_arr = np.broadcast_to(np.asarray(e0, dtype=float), (n_s,)).copy()
+        e0_source = "given"
+        outside = (e0_arr < energy[0]) | (e0_arr > energy[-1])
+        if outside.any():
+            raise ValidationError(
+                f"e0 {e0_arr[outside][0]:.2f} eV lies outside the data "
+                f"{energy[0]:.2f}..{energy[-1]:.2f} eV"
+            )
+    t = energy[None, :] - e0_arr[:, None]
+    span = float(energy[-1] - energy[0])
+
+    pre_mask, pre_used, pre_clipped = _range_masks(energy, e0_arr, pre)
+    _check_counts(pre_mask, series.labels, "pre-edge", pre_used)
+    pre_coefs = _batched_polyfit(t, mu, pre_mask, 1, span)
+    pre_edge = _polyval(pre_coefs, t)
+
+    post_mask, post_used, post_clipped = _range_masks(energy, e0_arr, post)
+    _check_counts(post_mask, series.labels, "post-edge", post_used)
+    post_coefs = _batched_polyfit(t, mu - pre_edge, post_mask, post_order, span)
+    edge_step = post_coefs[:, 0].copy()
+    bad = np.nonzero(~(edge_step > 0))[0]
+    if bad.size:
+        raise ValidationError(
+            f"edge step is {edge_step[bad[0]]:.4g} (not positive) for spectrum "
+            f"{series.labels[bad[0]]!r}: no rising edge at E0 = {e0_arr[bad[0]]:.2f} eV "
+            "(is mu inverted, or E0 wrong?)"
+        )
+    poly = _polyval(post_coefs, t)
+    post_edge = pre_edge + poly
+    norm = (mu - pre_edge) / edge_step[:, None]
+    flat = np.where(t >= 0, norm - (poly - edge_step[:, None]) / edge_step[:, None], norm)
+
+    provenance = make_provenance(
+        "speciate.xanes.normalize",
+        {"e0": e0_source if e0 is None else e0_arr, "pre": pre, "post": post,
+         "post_order": post_order},
+        clipped={
+            "pre": np.nonzero(pre_clipped.any(axis=1))[0].size,
+            "post": np.nonzero(post_clipped.any(axis=1))[0].size,
+        },
+        source=dict(series.meta).get("source"),
+    )  # fmt: skip
+    return NormResult(
+        energy=_readonly(energy),
+        mu=_readonly(mu),
+        norm=_readonly(norm),
+        flat=_readonly(flat),
+        e0=_readonly(e0_arr),
+        edge_step=_readonly(edge_step),
+        pre_edge=_readonly(pre_edge),
+        post_edge=_readonly(post_edge),
+        pre_coefs=_readonly(pre_coefs),
+        post_coefs=_readonly(post_coefs),
+        pre_range=_readonly(pre_used),
+        post_range=_readonly(post_used),
+        labels=series.labels,
+        time=series.time,
+        coords=series.coords,
+        meta=series.meta,
+        provenance=provenance,
+    )
