@@ -1,6 +1,7 @@
 """XANES core: normalization, derivatives and energy alignment, vectorized over a series."""
 
+from speciate.xanes.align import AlignResult, align
 from speciate.xanes.derivative import derivative
 from speciate.xanes.normalize import NormResult, find_e0, normalize
 
-__all__ = ["NormResult", "derivative", "find_e0", "normalize"]
+__all__ = ["AlignResult", "NormResult", "align", "derivative", "find_e0", "normalize"]
