@@ -113,7 +113,7 @@ def read_xdi(path: Path, options: ReadOptions) -> list[Series]:
     defaults = {}
     if names[0].lower() == "energy" or fields.get("Column.1", "").lower().startswith("energy"):
         defaults["energy"] = names[0]
-    if energy_unit.lower() == "kev":
+    if energy_unit.lower() == "kev" and options.energy is None:
         raise ReadError(
             f"column {raw[0]!r} is in keV; speciate works in eV. Pass energy='{names[0]}*1000'",
             path,
