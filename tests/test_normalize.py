@@ -113,3 +113,13 @@ def test_bad_input_raises_clear_errors():
         normalize(inverted, e0=6545.0)
     with pytest.raises(ValidationError, match="outside the data"):
         normalize(series, e0=100.0)
+
+
+def test_pre_and_post_edge_curves_rebuild_norm():
+    series, _, _ = _synthetic(4, seed=7)
+    result = normalize(series)
+    rebuilt = (series.mu - result.pre_edge) / result.edge_step[:, None]
+    np.testing.assert_allclose(rebuilt, result.norm, atol=1e-10)
+    at_e0 = result.post_edge - result.pre_edge
+    idx = np.searchsorted(series.energy, result.e0)
+    np.testing.assert_allclose(at_e0[np.arange(4), idx], result.edge_step, rtol=1e-10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -17,13 +18,18 @@ __all__ = ["file_sha256", "jsonable", "make_provenance", "versions"]
 
 def versions(*packages: str) -> dict[str, str]:
     """Installed versions of speciate, numpy and the named packages."""
+    return dict(_versions(packages))
+
+
+@functools.lru_cache(maxsize=64)
+def _versions(packages: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     out = {}
     for name in ("speciate", "numpy", "scipy", *packages):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
-    return out
+    return tuple(out.items())
 
 
 def file_sha256(path: str | Path) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from math import comb
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,9 @@ _EDGE_CONTRAST = 8.0
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, dtype=float, copy=True)
+    # arrays computed here are owned by the result: freeze them without a copy
+    if not (a.flags.owndata and a.dtype == float):
+        a = np.array(a, dtype=float, copy=True)
     a.setflags(write=False)
     return a
 
@@ -43,8 +46,6 @@ class NormResult:
     flat : (n_spectra, n_energy) ``norm`` with the post-edge curvature removed above E0
     e0 : (n_spectra,) eV
     edge_step : (n_spectra,) in units of mu
-    pre_edge, post_edge : (n_spectra, n_energy) the fitted curves, in units of mu
-        (``post_edge`` includes ``pre_edge``, as in Larch)
     pre_coefs : (n_spectra, 2) pre-edge line in powers of (E - e0): offset at E0, slope per eV
     post_coefs : (n_spectra, post_order + 1) polynomial fitted to ``mu - pre_edge`` in powers of
         (E - e0), lowest power first; ``post_coefs[:, 0]`` is the edge step
@@ -60,8 +61,6 @@ class NormResult:
     flat: np.ndarray
     e0: np.ndarray
     edge_step: np.ndarray
-    pre_edge: np.ndarray
-    post_edge: np.ndarray
     pre_coefs: np.ndarray
     post_coefs: np.ndarray
     pre_range: np.ndarray
@@ -85,6 +84,16 @@ class NormResult:
             f"NormResult(n_spectra={self.n_spectra}, n_energy={self.energy.size}, "
             f"e0={np.round(self.e0[:3], 2).tolist()}{'...' if self.n_spectra > 3 else ''} eV)"
         )
+
+    @property
+    def pre_edge(self) -> np.ndarray:
+        """(n_spectra, n_energy) the fitted pre-edge line, in units of mu."""
+        return _polyval_t(self.pre_coefs, self.energy, self.e0)
+
+    @property
+    def post_edge(self) -> np.ndarray:
+        """(n_spectra, n_energy) the post-edge curve including the pre-edge line (as in Larch)."""
+        return self.pre_edge + _polyval_t(self.post_coefs, self.energy, self.e0)
 
     def to_series(self, kind: str = "norm") -> Series:
         """The normalized spectra as a `Series`.
@@ -115,7 +124,7 @@ class NormResult:
         per_spectrum = {
             name: getattr(self, name)[idx]
             for name in (
-                "mu", "norm", "flat", "e0", "edge_step", "pre_edge", "post_edge",
+                "mu", "norm", "flat", "e0", "edge_step",
                 "pre_coefs", "post_coefs", "pre_range", "post_range",
             )
         }  # fmt: skip
@@ -154,16 +163,18 @@ def find_e0(energy: np.ndarray, mu: np.ndarray) -> np.ndarray:
     mu = np.atleast_2d(np.asarray(mu, dtype=float))
     if energy.size < 7:
         raise ValidationError(f"need at least 7 energy points to find E0; got {energy.size}")
-    d = np.gradient(mu, energy, axis=-1)
-    # three-point running mean: suppresses single-point glitches without moving the edge
-    ds = d.copy()
-    ds[:, 1:-1] = (d[:, :-2] + d[:, 1:-1] + d[:, 2:]) / 3.0
-    # the first and last points carry one-sided differences and are never an edge
+    # slope between neighbours, then the mean of three neighbouring slopes centred on
+    # each grid point: a light smoothing that keeps the edge where it is
+    slope = np.diff(mu, axis=-1) / np.diff(energy)
+    ds = np.full(mu.shape, -np.inf)
+    ds[:, 2:-2] = (slope[:, :-3] + slope[:, 1:-2] + slope[:, 2:-1] + slope[:, 3:]) / 4.0
+    # the first and last points are never an edge
     ds[:, :3] = -np.inf
     ds[:, -3:] = -np.inf
     idx = np.argmax(ds, axis=-1)
     peak = ds[np.arange(ds.shape[0]), idx]
-    noise = np.median(np.abs(d), axis=-1)
+    # a subsample is enough to estimate the typical slope
+    noise = np.median(np.abs(slope[:, :: max(1, slope.shape[1] // 64)]), axis=-1)
     no_edge = ~(peak > _EDGE_CONTRAST * np.maximum(noise, 1e-300))
     if no_edge.any():
         bad = np.nonzero(no_edge)[0]
@@ -192,28 +203,49 @@ def _range_masks(
     return mask, used, clipped
 
 
-def _batched_polyfit(
-    t: np.ndarray, y: np.ndarray, mask: np.ndarray, degree: int, scale: float
-) -> np.ndarray:
+def _batched_polyfit(u: np.ndarray, y: np.ndarray, mask: np.ndarray, degree: int) -> np.ndarray:
     """Least-squares polynomials of one degree for every row, each over its own mask.
 
-    ``t`` is (n_s, n_e), the abscissa per row (E - e0). Returns coefficients in powers
-    of ``t``, lowest first, shape (n_s, degree + 1).
+    ``u`` (n_e,) is a scaled abscissa shared by all rows, so the normal equations of
+    every spectrum come from two matrix products: masked moments of ``u`` and masked
+    projections of ``y``. Returns coefficients in powers of ``u``, lowest first,
+    shape (n_s, degree + 1).
     """
+    # only the columns that some spectrum uses take part (ranges are narrow windows)
+    cols = np.nonzero(mask.any(axis=0))[0]
+    sl = slice(cols[0], cols[-1] + 1)
+    w = mask[:, sl].astype(float)
+    us = u[sl]
+    moments = w @ (us[:, None] ** np.arange(2 * degree + 1))  # (n_s, 2p+1)
     powers = np.arange(degree + 1)
-    v = (t / scale)[..., None] ** powers  # (n_s, n_e, p+1); scaled for conditioning
-    wv = v * mask[..., None]
-    a = np.matmul(wv.transpose(0, 2, 1), v)
-    b = np.einsum("sep,se->sp", wv, y)
-    coef = np.linalg.solve(a, b[..., None])[..., 0]
-    return coef / scale**powers
+    a = moments[:, powers[:, None] + powers[None, :]]  # Hankel (n_s, p+1, p+1)
+    w *= y[:, sl]
+    b = w @ (us[:, None] ** powers)  # (n_s, p+1)
+    return np.linalg.solve(a, b[..., None])[..., 0]
 
 
-def _polyval(coefs: np.ndarray, t: np.ndarray) -> np.ndarray:
+def _shift_poly(coef_u: np.ndarray, center: float, scale: float, e0: np.ndarray) -> np.ndarray:
+    """Re-express polynomials in u = (E - center)/scale as polynomials in t = E - e0."""
+    degree = coef_u.shape[1] - 1
+    d = (e0 - center) / scale
+    out = np.zeros_like(coef_u)
+    # u = (t + e0 - center)/scale; binomial expansion, vectorized over spectra
+    for j in range(degree + 1):
+        for k in range(j + 1):
+            out[:, k] += coef_u[:, j] * comb(j, k) * d ** (j - k) / scale**k
+    return out
+
+
+def _polyval_t(coefs: np.ndarray, energy: np.ndarray, e0: np.ndarray) -> np.ndarray:
+    t = energy[None, :] - e0[:, None]
     out = np.zeros_like(t)
-    for c in coefs.T[::-1]:  # Horner over the (few) powers, vectorized over spectra
+    for c in coefs.T[::-1]:  # Horner over the few powers, vectorized over spectra
         out = out * t + c[:, None]
     return out
+
+
+def _polyval_u(coef_u: np.ndarray, u: np.ndarray) -> np.ndarray:
+    return coef_u @ (u[:, None] ** np.arange(coef_u.shape[1])).T
 
 
 def _check_counts(mask: np.ndarray, labels: tuple[str, ...], what: str, used: np.ndarray) -> None:
@@ -280,17 +312,20 @@ def normalize(
                 f"e0 {e0_arr[outside][0]:.2f} eV lies outside the data "
                 f"{energy[0]:.2f}..{energy[-1]:.2f} eV"
             )
-    t = energy[None, :] - e0_arr[:, None]
-    span = float(energy[-1] - energy[0])
+    center = 0.5 * float(energy[0] + energy[-1])
+    scale = 0.5 * float(energy[-1] - energy[0])
+    u = (energy - center) / scale
 
     pre_mask, pre_used, pre_clipped = _range_masks(energy, e0_arr, pre)
     _check_counts(pre_mask, series.labels, "pre-edge", pre_used)
-    pre_coefs = _batched_polyfit(t, mu, pre_mask, 1, span)
-    pre_edge = _polyval(pre_coefs, t)
+    pre_u = _batched_polyfit(u, mu, pre_mask, 1)
+    pre_edge = _polyval_u(pre_u, u)
 
     post_mask, post_used, post_clipped = _range_masks(energy, e0_arr, post)
     _check_counts(post_mask, series.labels, "post-edge", post_used)
-    post_coefs = _batched_polyfit(t, mu - pre_edge, post_mask, post_order, span)
+    post_u = _batched_polyfit(u, mu - pre_edge, post_mask, post_order)
+    pre_coefs = _shift_poly(pre_u, center, scale, e0_arr)
+    post_coefs = _shift_poly(post_u, center, scale, e0_arr)
     edge_step = post_coefs[:, 0].copy()
     bad = np.nonzero(~(edge_step > 0))[0]
     if bad.size:
@@ -299,10 +334,15 @@ def normalize(
             f"{series.labels[bad[0]]!r}: no rising edge at E0 = {e0_arr[bad[0]]:.2f} eV "
             "(is mu inverted, or E0 wrong?)"
         )
-    poly = _polyval(post_coefs, t)
-    post_edge = pre_edge + poly
-    norm = (mu - pre_edge) / edge_step[:, None]
-    flat = np.where(t >= 0, norm - (poly - edge_step[:, None]) / edge_step[:, None], norm)
+    step = edge_step[:, None]
+    norm = mu - pre_edge
+    norm /= step
+    # flat: above E0 also remove the post-edge curvature, (poly - step)/step
+    curvature = _polyval_u(post_u, u)
+    curvature /= step
+    curvature -= 1.0
+    curvature *= energy[None, :] >= e0_arr[:, None]
+    flat = np.subtract(norm, curvature, out=curvature)
 
     provenance = make_provenance(
         "speciate.xanes.normalize",
@@ -321,8 +361,6 @@ def normalize(
         flat=_readonly(flat),
         e0=_readonly(e0_arr),
         edge_step=_readonly(edge_step),
-        pre_edge=_readonly(pre_edge),
-        post_edge=_readonly(post_edge),
         pre_coefs=_readonly(pre_coefs),
         post_coefs=_readonly(post_coefs),
         pre_range=_readonly(pre_used),
