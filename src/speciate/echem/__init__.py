@@ -1,0 +1,27 @@
+"""Electrochemistry: cycler files -> `Cycling` -> cycles, capacity, dQ/dV, per-spectrum sync.
+
+Sign convention: a positive current charges the working electrode (delithiation of a
+positive electrode); see `speciate.echem.cycling`.
+"""
+
+from speciate.echem.capacity import (
+    CycleSummary,
+    HalfCycleSummary,
+    capacity_per_cycle,
+    half_cycle_summary,
+)
+from speciate.echem.cycles import Segmentation, segment
+from speciate.echem.cycling import Cycling
+from speciate.echem.read import column_maps, read
+
+__all__ = [
+    "CycleSummary",
+    "Cycling",
+    "HalfCycleSummary",
+    "Segmentation",
+    "capacity_per_cycle",
+    "column_maps",
+    "half_cycle_summary",
+    "read",
+    "segment",
+]

@@ -1,0 +1,157 @@
+"""Half-cycles and cycles from the current alone, whatever the file's own counters say.
+
+A half-cycle is a maximal run of rows with one current direction; rests (|I| below a
+threshold) belong to the half-cycle before them, so a GITT relaxation or the rest after a
+charge stays inside that charge. A cycle starts at each half-cycle whose direction is the
+direction of the first half-cycle (``first="auto"``: charge for a cathode that starts with
+delithiation), or the direction named by ``first``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from speciate.echem.cycling import Cycling, _frozen
+from speciate.errors import ValidationError
+
+__all__ = ["Segmentation", "row_charge_mah", "segment", "segment_current"]
+
+_FIRST = {"auto": 0, "charge": 1, "discharge": -1}
+
+
+@dataclass(frozen=True, eq=False)
+class Segmentation:
+    """speciate's own half-cycle and cycle numbering of a record.
+
+    Attributes
+    ----------
+    half_cycle
+        1-based half-cycle index per row, shape (n_rows,).
+    cycle
+        Cycle index per row, shape (n_rows,); 0 for half-cycles before the first cycle start.
+    direction
+        Direction per half-cycle, shape (n_half_cycles,): +1 charge, -1 discharge, 0 rest only.
+    starts
+        First row of each half-cycle, shape (n_half_cycles,).
+    half_cycle_cycle
+        Cycle index of each half-cycle, shape (n_half_cycles,).
+    rest_current_ma
+        The |current| threshold (mA) below which a row counted as rest.
+    """
+
+    half_cycle: np.ndarray
+    cycle: np.ndarray
+    direction: np.ndarray
+    starts: np.ndarray
+    half_cycle_cycle: np.ndarray
+    rest_current_ma: float
+
+    @property
+    def n_half_cycles(self) -> int:
+        """Number of half-cycles."""
+        return int(self.direction.size)
+
+    @property
+    def stops(self) -> np.ndarray:
+        """One past the last row of each half-cycle, shape (n_half_cycles,)."""
+        return np.append(self.starts[1:], self.half_cycle.size)
+
+
+def segment_current(
+    current_ma: np.ndarray,
+    *,
+    rest_current_ma: float | None = None,
+    first: str = "auto",
+) -> Segmentation:
+    """Segment a current trace into half-cycles and cycles.
+
+    Parameters
+    ----------
+    current_ma
+        Current in mA, shape (n_rows,), > 0 charging the working electrode.
+    rest_current_ma
+        Rows with |I| at or below this (mA) are rests. Default: 0.1 % of max |I|.
+    first
+        Direction that opens a cycle: ``"auto"`` (that of the first half-cycle),
+        ``"charge"`` or ``"discharge"``.
+
+    Returns
+    -------
+    Segmentation
+    """
+    current = np.asarray(current_ma, dtype=float)
+    if current.ndim != 1 or current.size == 0:
+        raise ValidationError(f"current_ma must be a non-empty 1-D array; got {current.shape}")
+    if first not in _FIRST:
+        raise ValidationError(f"first must be one of {list(_FIRST)}; got {first!r}")
+    peak = float(np.abs(current).max())
+    thr = 1e-3 * peak if rest_current_ma is None else float(rest_current_ma)
+    if thr < 0:
+        raise ValidationError(f"rest_current_ma must be >= 0; got {thr}")
+    state = np.where(current > thr, 1, np.where(current < -thr, -1, 0)).astype(np.int8)
+    n = state.size
+    active = np.nonzero(state)[0]
+    if active.size == 0:
+        filled = state
+    else:
+        # forward-fill the last active direction over rests; leading rests take the first one
+        idx = np.where(state != 0, np.arange(n), 0)
+        np.maximum.accumulate(idx, out=idx)
+        idx[: active[0]] = active[0]
+        filled = state[idx]
+    change = np.empty(n, dtype=bool)
+    change[0] = True
+    change[1:] = filled[1:] != filled[:-1]
+    starts = np.nonzero(change)[0]
+    half_cycle = np.cumsum(change)
+    direction = filled[starts].astype(np.int8)
+    opener = _FIRST[first] or (int(direction[0]) if direction.size else 0)
+    if opener == 0:
+        hc_cycle = np.zeros(direction.size, dtype=np.int64)
+    else:
+        hc_cycle = np.cumsum(direction == opener).astype(np.int64)
+    cycle = hc_cycle[half_cycle - 1]
+    return Segmentation(
+        half_cycle=_frozen(half_cycle.astype(np.int64)),
+        cycle=_frozen(cycle),
+        direction=_frozen(direction),
+        starts=_frozen(starts.astype(np.int64)),
+        half_cycle_cycle=_frozen(hc_cycle),
+        rest_current_ma=thr,
+    )
+
+
+def segment(
+    cycling: Cycling, *, rest_current_ma: float | None = None, first: str = "auto"
+) -> Segmentation:
+    """speciate's own half-cycles and cycles of a `Cycling` (see `segment_current`)."""
+    return segment_current(
+        cycling.columns["current_ma"], rest_current_ma=rest_current_ma, first=first
+    )
+
+
+def row_charge_mah(time_s: np.ndarray, current_ma: np.ndarray, method: str = "left") -> np.ndarray:
+    """Charge passed in the interval ending at each row, mAh, shape (n_rows,).
+
+    Parameters
+    ----------
+    time_s, current_ma
+        Time (s) and current (mA), shape (n_rows,).
+    method
+        ``"left"``: the row's current held over the interval before it (cyclers such as
+        EC-Lab record the interval's mean current with each point); ``"trapezoid"``:
+        the mean of the two ends. The first row carries no charge.
+    """
+    t = np.asarray(time_s, dtype=float)
+    i = np.asarray(current_ma, dtype=float)
+    dq = np.zeros_like(i)
+    dt = np.diff(t)
+    if method == "left":
+        dq[1:] = i[1:] * dt
+    elif method == "trapezoid":
+        dq[1:] = 0.5 * (i[1:] + i[:-1]) * dt
+    else:
+        raise ValidationError(f"method must be 'left' or 'trapezoid'; got {method!r}")
+    return dq / 3600.0

@@ -1,0 +1,280 @@
+"""Reading cycler files into `Cycling`: real vendor files, cross-checked against other parsers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from speciate.echem import Cycling, read
+from speciate.echem.cycling import COLUMNS
+from speciate.errors import ReadError, SpeciateError, ValidationError
+
+
+@pytest.fixture(scope="module")
+def echem(shared_data: Path) -> Path:
+    return shared_data / "echem"
+
+
+@pytest.fixture(scope="module")
+def ec_dir(shared_data: Path) -> Path:
+    return shared_data / "operando" / "perex_LNO_NiK" / "EC"
+
+
+def _n_data_lines(path: Path, header_lines: int) -> int:
+    with open(path, "rb") as fh:
+        return sum(1 for _ in fh) - header_lines
+
+
+def test_read_eclab_mpt_has_all_columns_units_and_start(ec_dir: Path) -> None:
+    path = ec_dir / "220726cell4operandoxas_C06.mpt"
+    cyc = read(path)
+    assert set(COLUMNS) <= set(cyc.columns)
+    assert cyc.n_rows == _n_data_lines(path, 82)
+    assert cyc.start_time == np.datetime64("2022-07-26T22:38:30.190")
+    assert cyc.voltage_v.min() == pytest.approx(3.0, abs=0.01)
+    assert cyc.voltage_v.max() == pytest.approx(4.3, abs=0.01)
+    assert cyc.time_s[-1] == pytest.approx(139969, abs=1)
+    # the program set +154 µA charge, -154 µA discharge (header table)
+    on = cyc.step_type == "charge"
+    assert np.median(cyc.current_ma[on]) == pytest.approx(0.154, rel=0.01)
+    assert cyc.meta["decimal_separator"] == ","
+    assert "working electrode" in cyc.meta["sign_convention"]
+
+
+def test_cycling_is_frozen_and_dataframe_is_a_copy(ec_dir: Path) -> None:
+    cyc = read(ec_dir / "220726cell4operandoxas_C06.mpt")
+    with pytest.raises(ValueError):
+        cyc.voltage_v[0] = 0.0
+    with pytest.raises(AttributeError):
+        cyc.start_time = None  # type: ignore[misc]
+    df = cyc.to_dataframe()
+    df.loc[0, "voltage_v"] = -1.0
+    assert cyc.voltage_v[0] > 0
+    assert list(df.columns)[:9] == list(COLUMNS)
+
+
+def test_read_joins_files_of_one_cell_in_time_order(ec_dir: Path) -> None:
+    first = ec_dir / "220726cell4operandoxas_C06.mpt"
+    second = ec_dir / "220726cell4operandoxascontinuation_C06.mpt"
+    joined = read([second, first])
+    assert joined.source == (str(first), str(second))
+    a, b = read(first), read(second)
+    assert joined.n_rows == a.n_rows + b.n_rows
+    gap = (
+        dt.datetime(2022, 7, 28, 13, 31, 45, 341000) - dt.datetime(2022, 7, 26, 22, 38, 30, 190000)
+    ).total_seconds()
+    assert joined.time_s[a.n_rows] == pytest.approx(gap + b.time_s[0], abs=1e-3)
+    assert np.all(np.diff(joined.time_s) >= 0)
+
+
+def test_read_refuses_overlapping_files(ec_dir: Path) -> None:
+    first = ec_dir / "220726cell4operandoxas_C06.mpt"
+    with pytest.raises(ReadError, match="overlap"):
+        read([first, first])
+
+
+def test_neware_nda_matches_newarenda_reference_export(echem: Path) -> None:
+    cyc = read(echem / "NewareNDA" / "TestFile.nda")
+    ref = pd.read_csv(echem / "NewareNDA" / "TestFile_reference.csv")
+    assert cyc.n_rows == len(ref)
+    np.testing.assert_allclose(cyc.voltage_v, ref["Voltage"], atol=1e-5)
+    np.testing.assert_allclose(cyc.current_ma, ref["Current(mA)"], rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(cyc.charge_capacity_mah, ref["Charge_Capacity(mAh)"], rtol=1e-6)
+    np.testing.assert_allclose(
+        cyc.discharge_capacity_mah, ref["Discharge_Capacity(mAh)"], rtol=1e-6
+    )
+    np.testing.assert_array_equal(cyc.step, ref["Step"])
+    start = pd.Timestamp(ref["Timestamp"].iloc[0]).tz_convert("UTC").tz_localize(None)
+    first_abs = cyc.absolute_time[0]
+    assert abs((first_abs - start.to_datetime64()) / np.timedelta64(1, "ms")) < 20
+    assert set(np.unique(cyc.step_type)) >= {"charge", "discharge", "rest", "cv_charge"}
+
+
+def test_neware_step_time_is_accumulated_into_test_time(echem: Path) -> None:
+    cyc = read(echem / "NewareNDA" / "new_nda_file.nda")
+    ref = pd.read_csv(echem / "NewareNDA" / "new_nda_file_reference.csv")
+    assert cyc.n_rows == len(ref)
+    np.testing.assert_allclose(cyc.voltage_v, ref["Voltage"], atol=1e-5)
+    assert np.all(np.diff(cyc.time_s) >= 0)
+    step_time = ref["Time"].to_numpy()
+    # within a step, differences equal the reference step time's differences
+    same = ref["Step"].to_numpy()[1:] == ref["Step"].to_numpy()[:-1]
+    np.testing.assert_allclose(np.diff(cyc.time_s)[same], np.diff(step_time)[same], atol=1e-4)
+    assert "step time" in cyc.meta["time_note"]
+
+
+def test_neware_ndax_zip_container(echem: Path) -> None:
+    cyc = read(echem / "navani" / "test.ndax")
+    assert cyc.meta["vendor"] == "neware"
+    assert cyc.voltage_v.min() >= 1.49 and cyc.voltage_v.max() <= 4.41
+    assert (cyc.current_ma > 0).any() and (cyc.current_ma < 0).any()
+
+
+@pytest.mark.skipif(shutil.which("mdb-export") is None, reason="mdbtools not installed")
+def test_arbin_res_matches_mdb_export_table(echem: Path) -> None:
+    path = echem / "cellpy" / "20160805_test001_45_cc_01.res"
+    cyc = read(path)
+    text = subprocess.run(
+        ["mdb-export", str(path), "Channel_Normal_Table"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    ref = pd.read_csv(StringIO(text)).sort_values("Data_Point")
+    assert cyc.n_rows == len(ref)
+    np.testing.assert_allclose(cyc.voltage_v, ref["Voltage"], rtol=1e-9)
+    np.testing.assert_allclose(cyc.current_ma, ref["Current"] * 1000.0, rtol=1e-9)
+    np.testing.assert_allclose(cyc.charge_capacity_mah, ref["Charge_Capacity"] * 1000, rtol=1e-9)
+    np.testing.assert_allclose(cyc.time_s, ref["Test_Time"], rtol=1e-12)
+    assert cyc.start_time.astype("datetime64[D]") == np.datetime64("2016-08-05")
+    assert cyc.meta["cycle_source"] == "file"
+
+
+def test_maccor_raw_export_reads_signed_current_and_state(echem: Path) -> None:
+    path = echem / "beep" / "PredictionDiagnostics_000151_test.052"
+    cyc = read(path)
+    ref = pd.read_csv(path, sep="\t", skiprows=1, index_col=False)
+    np.testing.assert_allclose(cyc.current_ma, ref["Amps"] * 1000)
+    np.testing.assert_allclose(cyc.discharge_capacity_mah, ref["Amp-hr"] * 1000)
+    assert np.all(cyc.charge_capacity_mah == 0)
+    assert np.all(cyc.step_type == "discharge")
+    assert cyc.start_time == np.datetime64("2019-10-21T23:59:59") - np.timedelta64(769267240, "ms")
+
+
+def test_maccor_duration_text_times(echem: Path) -> None:
+    cyc = read(echem / "beep" / "maccor_test_file_4267-66-6519.041")
+    assert cyc.time_s[0] == 0.0
+    assert cyc.time_s[-1] == pytest.approx(10.0)
+    assert cyc.start_time == np.datetime64("2016-11-02T15:57:53")
+
+
+def test_truncated_maccor_text_raises_with_line_or_repairs_explicitly(echem: Path) -> None:
+    path = echem / "cellpy" / "maccor_two.txt"
+    with pytest.raises(ReadError) as info:
+        read(path)
+    assert info.value.line == 229
+    assert "drop_incomplete_rows" in str(info.value)
+    cyc = read(path, repair=["drop_incomplete_rows"])
+    assert cyc.n_rows == 213
+    assert "dropped 1 incomplete row" in cyc.meta["repairs"][0]
+    # TestTime is in minutes in this export: its own DPT Time clock agrees
+    ref = pd.read_csv(path, sep="\t", skiprows=13, index_col=False, nrows=213)
+    stamps = pd.to_datetime(ref["DPT Time"], format="%m/%d/%Y %H:%M:%S")
+    elapsed = (stamps - stamps.iloc[0]).dt.total_seconds().to_numpy()
+    np.testing.assert_allclose(cyc.time_s - cyc.time_s[0], elapsed, atol=1.0)
+
+
+def test_biologic_mpr_gcpl_reads_through_galvani(echem: Path) -> None:
+    cyc = read(echem / "navani" / "jdb11-1_c3_gcpl_5cycles_2V-3p8V_C-24_data_C09.mpr")
+    assert cyc.meta["reader"] == "galvani.BioLogic.MPRfile"
+    assert cyc.voltage_v.min() == pytest.approx(2.0, abs=0.01)
+    assert cyc.voltage_v.max() == pytest.approx(3.8, abs=0.01)
+    assert cyc.start_time.astype("datetime64[D]") == np.datetime64("2020-10-26")
+    assert any("dq" in d for d in cyc.meta["derived"])
+
+
+def test_truncated_mpr_points_to_mpt_export(echem: Path, tmp_path: Path) -> None:
+    src = echem / "navani" / "jdb11-1_c3_gcpl_5cycles_2V-3p8V_C-24_data_C09.mpr"
+    bad = tmp_path / "cut.mpr"
+    bad.write_bytes(src.read_bytes()[:3000])
+    with pytest.raises(ReadError, match=r"\.mpt"):
+        read(bad)
+
+
+def test_nda_cut_inside_its_header_raises_speciate_error(echem: Path, tmp_path: Path) -> None:
+    # NewareNDA skips a partial last record, so only a cut before the records is detectable
+    bad = tmp_path / "cut.nda"
+    bad.write_bytes((echem / "NewareNDA" / "TestFile.nda").read_bytes()[:500])
+    with pytest.raises(ReadError):
+        read(bad)
+
+
+def test_mpr_without_current_column_says_what_is_missing(echem: Path) -> None:
+    with pytest.raises(ReadError, match="current_ma") as info:
+        read(echem / "navani" / "00_test_01_OCV_C01.mpr")
+    assert "Ewe/V" in str(info.value)
+
+
+def test_unknown_format_lists_supported_ones(echem: Path) -> None:
+    with pytest.raises(ReadError, match="Maccor"):
+        read(echem / "beep" / "xTESLADIAG_000003_CH68.000")
+
+
+def _write_csv(path: Path, t, v, i, extra: dict | None = None) -> Path:
+    data = {"t [s]": t, "E [V]": v, "I [A]": i, **(extra or {})}
+    pd.DataFrame(data).to_csv(path, index=False)
+    return path
+
+
+_MAP = {"time_s": "t [s]", "voltage_v": "E [V]", "current_ma": {"name": "I [A]", "scale": 1000}}
+
+
+def test_plain_csv_with_column_map(tmp_path: Path) -> None:
+    t = np.arange(10.0)
+    path = _write_csv(tmp_path / "cell.csv", t, 3.5 + 0.01 * t, np.full(10, 1e-3))
+    cyc = read(path, columns=_MAP)
+    np.testing.assert_allclose(cyc.current_ma, 1.0)
+    assert cyc.start_time is None
+    assert cyc.meta["cycle_source"] == "speciate"
+    assert np.isnan(cyc.charge_capacity_mah).all()
+
+
+def test_unknown_columns_raise_with_the_columns_found(tmp_path: Path) -> None:
+    path = _write_csv(tmp_path / "cell.csv", [0, 1], [3, 3], [0, 0])
+    with pytest.raises(ReadError, match=r"I \[A\]"):
+        read(path)
+
+
+def test_time_going_backwards_raises_or_sorts_explicitly(tmp_path: Path) -> None:
+    path = _write_csv(tmp_path / "cell.csv", [0, 1, 3, 2, 4], [3.0] * 5, [1e-3] * 5)
+    with pytest.raises(ReadError, match="backwards") as info:
+        read(path, columns=_MAP)
+    assert info.value.line == 5
+    cyc = read(path, columns=_MAP, repair=["sort_time"])
+    np.testing.assert_array_equal(cyc.time_s, [0, 1, 2, 3, 4])
+    assert "sorted" in cyc.meta["repairs"][0]
+
+
+def test_current_sign_that_contradicts_state_raises(tmp_path: Path) -> None:
+    path = tmp_path / "m.txt"
+    rows = ["Rec#\tCyc#\tStep\tTest (Sec)\tAmp-hr\tAmps\tVolts\tState"]
+    for k, (amps, state) in enumerate([(0.1, "C"), (0.1, "C"), (0.1, "D"), (-0.1, "D")]):
+        rows.append(f"{k + 1}\t1\t1\t{k}.0\t0.0\t{amps}\t3.5\t{state}")
+    path.write_text("Today's Date 01/01/2020\n" + "\n".join(rows) + "\n")
+    with pytest.raises(ReadError, match="disagrees") as info:
+        read(path)
+    assert info.value.line == 5
+
+
+def test_unsigned_maccor_current_takes_sign_from_state(tmp_path: Path) -> None:
+    path = tmp_path / "m.txt"
+    rows = ["Rec#\tCyc#\tStep\tTest (Sec)\tAmp-hr\tAmps\tVolts\tState"]
+    for k, state in enumerate("CCDD"):
+        rows.append(f"{k + 1}\t1\t1\t{k}.0\t0.0\t0.1\t3.5\t{state}")
+    path.write_text("Today's Date 01/01/2020\n" + "\n".join(rows) + "\n")
+    cyc = read(path)
+    np.testing.assert_allclose(cyc.current_ma, [100, 100, -100, -100])
+    assert "State" in cyc.meta["sign_convention_applied"]
+
+
+def test_invert_current_is_recorded(tmp_path: Path) -> None:
+    path = _write_csv(tmp_path / "cell.csv", [0, 1], [3, 3], [1e-3, 1e-3])
+    cyc = read(path, columns=_MAP, invert_current=True)
+    np.testing.assert_allclose(cyc.current_ma, -1.0)
+    assert cyc.meta["current_inverted"] is True
+
+
+def test_bad_options_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError):
+        read(tmp_path / "x.csv", repair=["guess"])
+    with pytest.raises(ReadError, match="no such file"):
+        read(tmp_path / "missing.csv")
+    with pytest.raises(SpeciateError):
+        Cycling({"time_s": [0.0]})
