@@ -28,6 +28,7 @@ from speciate.io.registry import (
     read_head,
     register,
     run_reader,
+    select_group,
 )
 from speciate.series import Series
 
@@ -73,13 +74,19 @@ def read_groups(
 
     Parameters are as for `read`. Single-group formats return a list of one.
     """
-    path = Path(path)
     options = ReadOptions(energy, mu, reference, duplicates, sort)
+    return _read_groups(path, options, format)[1]
+
+
+def _read_groups(
+    path: PathLike, options: ReadOptions, format: str | None
+) -> tuple[Format, list[Series]]:
+    path = Path(path)
     head = read_head(path)
     fmt = get_format(format) if format else guess_format(path, head)
     if format and not head:
         raise ReadError("file is empty; expected a spectrum file", path)
-    return run_reader(fmt, path, options)
+    return fmt, run_reader(fmt, path, options)
 
 
 def read(
@@ -129,36 +136,20 @@ def read(
     ReadError
         Naming the file (and line) on empty, corrupt or ambiguous input.
     """
-    groups = read_groups(
-        path,
-        energy=energy,
-        mu=mu,
-        reference=reference,
-        duplicates=duplicates,
-        sort=sort,
-        format=format,
-    )
-    return _pick_group(groups, group, Path(path))
-
-
-def _pick_group(groups: list[Series], group: str | int | None, path: Path) -> Series:
-    labels = [s.labels[0] if s.n_spectra == 1 else f"series of {s.n_spectra}" for s in groups]
+    if isinstance(group, np.integer):
+        group = int(group)
+    options = ReadOptions(energy, mu, reference, duplicates, sort, group)
+    fmt, groups = _read_groups(path, options, format)
+    if group is not None and not fmt.multi_group:
+        # single-group formats: group=0 or the spectrum's own label still select it
+        return groups[select_group([s.labels[0] for s in groups], group, Path(path))]
+    if len(groups) == 1:
+        return groups[0]
+    labels = [s.labels[0] for s in groups]
     listing = ", ".join(f"{i}: {lab!r}" for i, lab in enumerate(labels))
-    if group is None:
-        if len(groups) == 1:
-            return groups[0]
-        raise ReadError(
-            f"file holds {len(groups)} groups; pass group= (label or index): {listing}", path
-        )
-    if isinstance(group, (int, np.integer)) and not isinstance(group, bool):
-        if -len(groups) <= group < len(groups):
-            return groups[int(group)]
-        raise ReadError(f"group index {group} out of range; groups are {listing}", path)
-    matches = [i for i, lab in enumerate(labels) if lab == str(group)]
-    if len(matches) == 1:
-        return groups[matches[0]]
-    what = "several groups are" if matches else "no group is"
-    raise ReadError(f"{what} labelled {group!r}; groups are {listing}", path)
+    raise ReadError(
+        f"file holds {len(groups)} groups; pass group= (label or index): {listing}", Path(path)
+    )
 
 
 def natural_key(path: PathLike) -> list[Any]:

@@ -20,7 +20,7 @@ import numpy as np
 
 from speciate.errors import ReadError
 from speciate.io._table import Table, decode, source_record, table_to_series
-from speciate.io.registry import Format, ReadOptions
+from speciate.io.registry import Format, ReadOptions, select_group
 from speciate.series import Series
 
 __all__ = ["FORMAT", "AthenaGroup", "parse_project", "read_athena"]
@@ -317,8 +317,11 @@ def read_athena(path: Path, options: ReadOptions) -> list[Series]:
     if not groups:
         raise ReadError("no groups found; expected '$old_group = ...' records", path)
     source = source_record(path, "athena", compression=compression, n_groups=len(groups))
+    chosen = select_group([g.label for g in groups], options.group, path)
+    indices = range(len(groups)) if chosen is None else [chosen]
     out = []
-    for index, group in enumerate(groups):
+    for index in indices:
+        group = groups[index]
         table = group_table(group, index, path, project.get("journal"))
         out.append(table_to_series(table, path, "athena", options, source))
     return out
@@ -340,4 +343,5 @@ FORMAT = Format(
     read_groups=read_athena,
     extensions=(".prj",),
     priority=90,
+    multi_group=True,
 )

@@ -46,6 +46,10 @@ class ReadOptions:
     sort
         Sort rows by energy when they are not increasing (recorded in meta); otherwise
         unsorted energies raise.
+    group
+        For multi-group formats: the group wanted (label or 0-based index), or None for
+        all. Readers of such formats use `select_group`; column options then apply to
+        that group only.
     """
 
     energy: str | None = None
@@ -53,6 +57,7 @@ class ReadOptions:
     reference: str | None = None
     duplicates: str = "error"
     sort: bool = False
+    group: str | int | None = None
 
     def __post_init__(self) -> None:
         if self.duplicates not in ("error", "mean", "first"):
@@ -92,6 +97,9 @@ class Format:
         Usual file name endings, for documentation only.
     priority
         Sniffing order: higher first. Specific formats use 50-100; generic ones below.
+    multi_group
+        True if files may hold several groups and the reader honours
+        ``ReadOptions.group`` (see `select_group`).
     """
 
     name: str
@@ -100,6 +108,7 @@ class Format:
     read_groups: Callable[[Path, ReadOptions], list[Series]] = field(repr=False)
     extensions: tuple[str, ...] = ()
     priority: int = 50
+    multi_group: bool = False
 
 
 _REGISTRY: dict[str, Format] = {}
@@ -163,6 +172,28 @@ def guess_format(path: Path, head: bytes) -> Format:
         + ", ".join(f"{f.name} ({f.description})" for f in formats()),
         path,
     )
+
+
+def select_group(labels: list[str], group: str | int | None, path: Path) -> int | None:
+    """Index of ``group`` (label or 0-based index) among ``labels``; None if ``group`` is None.
+
+    Raises
+    ------
+    ReadError
+        Listing the groups when ``group`` matches none, or several, of them.
+    """
+    if group is None:
+        return None
+    listing = ", ".join(f"{i}: {lab!r}" for i, lab in enumerate(labels))
+    if isinstance(group, int) and not isinstance(group, bool):
+        if -len(labels) <= group < len(labels):
+            return group % len(labels)
+        raise ReadError(f"group index {group} out of range; groups are {listing}", path)
+    matches = [i for i, lab in enumerate(labels) if lab == str(group)]
+    if len(matches) == 1:
+        return matches[0]
+    what = "several groups are" if matches else "no group is"
+    raise ReadError(f"{what} labelled {group!r}; groups are {listing}", path)
 
 
 def run_reader(fmt: Format, path: Path, options: ReadOptions) -> list[Series]:
