@@ -26,12 +26,19 @@ def read_netcdf(path: Path, options: ReadOptions) -> list[Series]:
         )
     with open(path, "rb") as fh:
         magic = fh.read(8)
+    if not _guess(path, magic):
+        raise ReadError(
+            f"expected a NetCDF file (HDF5 or CDF signature); the file starts with {magic[:8]!r}",
+            path,
+        )
     engine = "h5netcdf" if magic.startswith(_HDF5_MAGIC) else "scipy"
     try:
         with xr.open_dataset(path, engine=engine) as ds:
             ds = ds.load()
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise ReadError(f"cannot open as NetCDF ({type(exc).__name__}: {exc})", path) from None
+    except Exception as exc:
+        # h5py/scipy raise many unrelated types (IndexError, KeyError, OSError...) on
+        # damaged files; all of them mean the same thing here, so report one ReadError.
+        raise ReadError(f"cannot open as NetCDF ({type(exc).__name__}: {exc})", path) from exc
     if ds.attrs.get("speciate_type") != "Series":
         raise ReadError(
             "expected a NetCDF file written by speciate (attribute speciate_type='Series'); "
