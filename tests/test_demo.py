@@ -1,0 +1,46 @@
+"""The demo pipeline, bundled datasets and the HTML report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from speciate import ValidationError
+from speciate.cli import main
+from speciate.datasets import MN_STANDARDS, mn_standards, synthetic_operando
+from speciate.io import read
+
+
+def test_bundled_standards_equal_the_shared_originals(mn_groups):
+    for std, series in zip(MN_STANDARDS, mn_standards(), strict=True):
+        original = np.loadtxt(mn_groups / std.file)
+        np.testing.assert_allclose(series.mu[0], original[np.argsort(original[:, 1]), 2])
+        assert series.coords["valence"][0] == pytest.approx(std.valence)
+    with pytest.raises(ValidationError, match="unknown bundled standard"):
+        mn_standards(["unobtainium"])
+
+
+def test_synthetic_operando_truth_is_consistent():
+    series, truth = synthetic_operando(12, seed=4)
+    assert series.mu.shape[0] == 12 and series.reference is not None
+    np.testing.assert_allclose(truth["weights"].sum(axis=1), 1.0)
+    assert (truth["weights"] >= 0).all()
+    assert np.abs(truth["drift"]).max() <= 0.3
+    # Mn4+ share rises then falls back over the cycle
+    assert truth["valence"][6] > truth["valence"][0] + 0.4
+    assert truth["valence"][-1] == pytest.approx(truth["valence"][0], abs=1e-9)
+
+
+def test_demo_command_writes_report_and_recovers_drift(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--n-spectra", "20"]) == 0
+    for name in ("report.html", "standards.png", "alignment.png", "operando_normalized.nc"):
+        assert (out / name).stat().st_size > 1000, name
+    html = (out / "report.html").read_text()
+    assert "provenance" in html and "data:image/png;base64" in html
+    back = read(out / "operando_normalized.nc")
+    assert back.n_spectra == 20
+    assert "e0" in back.coords
+    printed = capsys.readouterr().out
+    rms = float(printed.split("alignment_rms_error_ev:")[1].split()[0])
+    assert rms < 0.05
