@@ -1,0 +1,208 @@
+"""Read EELS spectra, line scans and spectrum images through rosettasciio.
+
+The format is sniffed from the file's first bytes (DM3/DM4 version word, HDF5 signature,
+EMSA ``#FORMAT`` header, Zarr store) and only falls back to the extension when the bytes
+say nothing. rosettasciio (GPL) is imported lazily, inside the reader, so the rest of
+speciate works without the ``eels`` extra.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from speciate.eels.spectrum_image import SpectrumImage
+from speciate.errors import ReadError, SpeciateError
+
+__all__ = ["MissingExtraError", "read", "sniff_format"]
+
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+# format name -> rosettasciio plugin module
+_PLUGINS = {
+    "dm3": "rsciio.digitalmicrograph",
+    "dm4": "rsciio.digitalmicrograph",
+    "hspy": "rsciio.hspy",
+    "msa": "rsciio.msa",
+    "zspy": "rsciio.zspy",
+}
+_EXTENSIONS = {
+    ".dm3": "dm3",
+    ".dm4": "dm4",
+    ".hspy": "hspy",
+    ".hdf5": "hspy",
+    ".h5": "hspy",
+    ".msa": "msa",
+    ".ems": "msa",
+    ".mas": "msa",
+    ".emsa": "msa",
+    ".txt": "msa",
+    ".zspy": "zspy",
+}
+
+
+class MissingExtraError(SpeciateError, ImportError):
+    """An optional dependency needed for this step is not installed."""
+
+
+def sniff_format(path: str | PathLike) -> str:
+    """Name the EELS file format of ``path`` from its content.
+
+    Returns
+    -------
+    str
+        One of ``"dm3"``, ``"dm4"``, ``"hspy"``, ``"msa"``, ``"zspy"``.
+
+    Raises
+    ------
+    ReadError
+        If the file does not exist or its format is not recognised.
+    """
+    path = Path(path)
+    if path.is_dir():
+        if (path / ".zgroup").exists() or (path / "zarr.json").exists():
+            return "zspy"
+        raise ReadError("a directory that is not a Zarr (.zspy) store", path)
+    if not path.is_file():
+        raise ReadError("file not found", path)
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    if head.startswith(_HDF5_MAGIC):
+        return "hspy"
+    if len(head) >= 4 and head[:4] in (b"\x00\x00\x00\x03", b"\x00\x00\x00\x04"):
+        return "dm3" if head[3] == 3 else "dm4"
+    if head.lstrip().upper().startswith(b"#FORMAT"):
+        return "msa"
+    guess = _EXTENSIONS.get(path.suffix.lower())
+    if guess is not None and guess not in ("dm3", "dm4", "hspy"):
+        return guess
+    raise ReadError(
+        "unrecognised EELS file: expected a DM3/DM4 file (version word 3 or 4), an HDF5 "
+        f"(.hspy) file, an EMSA/MSA text file ('#FORMAT' header) or a .zspy store; first "
+        f"bytes are {head[:16]!r}",
+        path,
+    )
+
+
+def _import_plugin(fmt: str) -> Any:
+    try:
+        return importlib.import_module(_PLUGINS[fmt])
+    except ImportError as exc:
+        raise MissingExtraError(
+            f"reading {fmt} files needs rosettasciio, which is not installed; install the "
+            "EELS extra: pip install 'speciate[eels]'"
+        ) from exc
+
+
+def _pick_eels(signals: list[dict[str, Any]], path: Path) -> dict[str, Any]:
+    def energy_axis(sig: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        return [ax for ax in sig["axes"] if not ax.get("navigate", False)]
+
+    candidates = [
+        s
+        for s in signals
+        if len(energy_axis(s)) == 1 and str(energy_axis(s)[0].get("units", "")).strip() == "eV"
+    ]
+    if not candidates:
+        found = [
+            [str(ax.get("units", "")) for ax in energy_axis(s)] or ["no signal axis"]
+            for s in signals
+        ]
+        raise ReadError(
+            "expected an EELS signal with one energy axis in eV; found signal axes with units "
+            f"{found}",
+            path,
+        )
+    eels = [
+        s
+        for s in candidates
+        if str(s.get("metadata", {}).get("Signal", {}).get("signal_type", "")).startswith("EELS")
+    ]
+    return (eels or candidates)[0]
+
+
+def _axes_to_image(sig: dict[str, Any], path: Path) -> tuple[Any, np.ndarray, dict[str, Any]]:
+    axes = list(sig["axes"])
+    data = sig["data"]
+    if len(axes) != data.ndim:
+        raise ReadError(f"{len(axes)} axes described for a {data.ndim}-D array", path)
+    sig_index = next(i for i, ax in enumerate(axes) if not ax.get("navigate", False))
+    if sig_index != data.ndim - 1:
+        data = np.moveaxis(data, sig_index, -1)
+        axes.append(axes.pop(sig_index))
+    e_ax = axes[-1]
+    if "axis" in e_ax:
+        raise ReadError("non-uniform energy axes are not supported; expected offset + scale", path)
+    n = int(e_ax["size"])
+    energy = float(e_ax.get("offset", 0.0)) + float(e_ax.get("scale", 1.0)) * np.arange(n)
+    nav = axes[:-1]
+    if len(nav) > 2:
+        raise ReadError(
+            f"expected at most 2 navigation axes (a spectrum image); found {len(nav)}", path
+        )
+    sizes = [float(ax.get("scale", 1.0)) for ax in nav]
+    units = [str(ax.get("units", "") or "px") for ax in nav]
+    if len(nav) == 2:
+        pixel_size = (sizes[0], sizes[1])
+    elif len(nav) == 1:
+        pixel_size = (sizes[0], sizes[0])
+    else:
+        pixel_size = (1.0, 1.0)
+    info = {"pixel_size": pixel_size, "pixel_units": units[0] if units else "px"}
+    return data, energy, info
+
+
+def read(
+    source: str | PathLike | np.ndarray,
+    *,
+    lazy: bool = False,
+    offset: float | None = None,
+    dispersion: float | None = None,
+    energy: Any = None,
+) -> SpectrumImage:
+    """Read an EELS spectrum, line scan or spectrum image.
+
+    Parameters
+    ----------
+    source
+        A DM3, DM4, HyperSpy (.hspy/.zspy) or EMSA/MSA file, or a plain array of shape
+        (n_energy,), (n, n_energy) or (ny, nx, n_energy).
+    lazy
+        Keep the data as a Dask array (formats that support it: dm3/dm4, hspy, zspy).
+    offset, dispersion, energy
+        The energy axis (eV) of a plain array: ``energy`` or ``offset`` + ``dispersion``.
+
+    Returns
+    -------
+    SpectrumImage
+        Data (ny, nx, n_energy); a line scan is (1, n, n_energy) and a spectrum (1, 1, n).
+
+    Raises
+    ------
+    ReadError
+        If the file is missing, its format unknown, or it holds no energy axis in eV.
+    MissingExtraError
+        If rosettasciio (``speciate[eels]``) is not installed.
+    """
+    if isinstance(source, np.ndarray) or type(source).__module__.startswith("dask"):
+        return SpectrumImage.from_array(
+            source, energy=energy, offset=offset, dispersion=dispersion, meta={"source": "array"}
+        )
+    path = Path(source)
+    fmt = sniff_format(path)
+    plugin = _import_plugin(fmt)
+    kwargs = {"lazy": lazy} if fmt != "msa" else {}
+    try:
+        signals = plugin.file_reader(str(path), **kwargs)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ReadError(f"rosettasciio could not read this {fmt} file: {exc}", path) from exc
+    sig = _pick_eels(list(signals), path)
+    data, e_axis, info = _axes_to_image(sig, path)
+    title = str(sig.get("metadata", {}).get("General", {}).get("title", "") or path.stem)
+    meta = {"source": path.name, "format": fmt, "title": title}
+    return SpectrumImage(data, e_axis, meta=meta, **info)

@@ -1,0 +1,250 @@
+"""MLLS valence maps: known truth, real background and plural scattering, bad input.
+
+The Mn2+/Mn3+/Mn4+ L2,3 references are models (speciate.eels.synthetic) following published
+facts: the L3 maximum moves up by ~2 eV from Mn2+ to Mn4+ and the L3/L2 white-line ratio
+falls with valence (4.3, 2.6, 1.9). The background and the plural scattering are real: the
+core-loss and low-loss spectra shipped inside the exspy package.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from speciate.eels import (
+    ReferenceGridWarning,
+    SpectrumImage,
+    fit_background,
+    mlls,
+    read,
+    subtract_background,
+)
+from speciate.eels.deconvolution import fourier_ratio
+from speciate.eels.drift import correct_drift, zlp_positions
+from speciate.eels.synthetic import mn_l23, mn_references, shell_core_image
+from speciate.errors import FitError, ValidationError
+from speciate.series import Series
+
+
+def _exspy_components() -> Path:
+    spec = importlib.util.find_spec("exspy")
+    if spec is None or spec.origin is None:
+        pytest.skip("exspy (test-only dependency) is not installed")
+    return Path(spec.origin).parent / "tests" / "components"
+
+
+@pytest.fixture(scope="module")
+def real_spectra() -> tuple[Series, Series]:
+    root = _exspy_components()
+    cl = read(root / "coreloss_spectrum.msa")
+    ll = read(root / "lowloss_spectrum.msa")
+    return cl.mean_spectrum(label="core_loss"), ll.mean_spectrum(label="low_loss")
+
+
+@pytest.fixture(scope="module")
+def shell_image(real_spectra):
+    # dose: 0.5 x the exspy spectrum, i.e. ~5800-8300 background counts/channel at 640 eV
+    return shell_core_image(*real_spectra, shape=(32, 32), dose=0.5, seed=3)
+
+
+def _pipeline(img, derivatives=False):
+    """ZLP drift correction -> power-law background -> Fourier ratio -> MLLS."""
+    pos = zlp_positions(img.low_loss)
+    cl = correct_drift(img.core_loss, pos, reference=0.0).image
+    ll = correct_drift(img.low_loss, pos, reference=0.0).image
+    signal = subtract_background(cl, fit_background(cl, (600.0, 634.0)))
+    single = fourier_ratio(signal, ll, fwhm=1.0)
+    refs = mn_references(single.energy, fwhm=1.0)
+    return mlls(single, refs, window=(635.0, 665.0), derivatives=derivatives)
+
+
+def test_mlls_recovers_known_fractions_noise_free():
+    energy = np.arange(620.0, 680.0, 0.25)
+    refs = mn_references(energy)
+    rng = np.random.default_rng(0)
+    frac = rng.uniform(0, 1, (5, 7, 3))
+    si = SpectrumImage(frac @ refs.mu, energy)
+    res = mlls(si, refs, window=(635.0, 665.0))
+    np.testing.assert_allclose(res.coefficients, frac, rtol=0, atol=1e-9)
+    expected = frac @ np.array([2.0, 3.0, 4.0]) / frac.sum(axis=-1)
+    np.testing.assert_allclose(res.valence, expected, atol=1e-9)
+    assert res.labels == ("Mn2+", "Mn3+", "Mn4+")
+
+
+def test_synthetic_shell_valence_error_below_0p1_and_shell_found(shell_image):
+    res = _pipeline(shell_image)
+    mn = shell_image.particle
+    err = res.valence[mn] - shell_image.valence[mn]
+    assert abs(err.mean()) <= 0.1
+    assert np.abs(err).mean() <= 0.15
+    found = mn & (res.valence < 3.25)
+    iou = (found & shell_image.shell).sum() / (found | shell_image.shell).sum()
+    assert iou >= 0.85
+
+
+def test_uncorrected_drift_biases_the_valence(shell_image):
+    # Same fit without the ZLP calibration: the 0.2-0.5 eV drift plus the ZLP offset read
+    # as valence, which is why drift correction is part of the pipeline.
+    refs = mn_references(shell_image.core_loss.energy, fwhm=3.0)
+    res = mlls(
+        shell_image.core_loss,
+        refs,
+        window=(635.0, 665.0),
+        background="power_law",
+        background_window=(600.0, 634.0),
+    )
+    mn = shell_image.particle
+    assert abs((res.valence[mn] - shell_image.valence[mn]).mean()) > 0.2
+
+
+def test_stderr_matches_scatter_of_repeated_pixels():
+    energy = np.arange(600.0, 700.0, 0.2)
+    refs = mn_references(energy, valences=(2, 4))
+    truth = np.array([3000.0, 5000.0])
+    bg = 2e9 * energy**-2.5
+    rng = np.random.default_rng(7)
+    counts = rng.poisson(np.broadcast_to(bg + truth @ refs.mu, (40, 50, energy.size)))
+    res = mlls(
+        SpectrumImage(counts.astype(float), energy),
+        refs,
+        window=(630.0, 670.0),
+        background="power_law",
+        background_window=(605.0, 630.0),
+    )
+    scatter = res.coefficients.reshape(-1, 2).std(axis=0)
+    predicted = np.median(res.stderr.reshape(-1, 2), axis=0)
+    # the background extrapolation adds correlated error the OLS formula does not see,
+    # so the predicted error may fall somewhat short of the scatter, never far
+    assert np.all(predicted <= scatter * 1.15)
+    assert np.all(predicted >= scatter * 0.75)
+    np.testing.assert_allclose(res.coefficients.reshape(-1, 2).mean(axis=0), truth, rtol=0.005)
+    assert 0.8 < np.median(res.reduced_chi2) < 1.3
+
+
+def test_joint_background_refits_amplitude_close_to_one():
+    energy = np.arange(600.0, 700.0, 0.2)
+    refs = mn_references(energy, valences=(2, 4))
+    bg = 2e9 * energy**-2.5
+    si = SpectrumImage(np.broadcast_to(bg + 4000 * refs.mu[1], (3, 4, energy.size)), energy)
+    res = mlls(
+        si,
+        refs,
+        window=(630.0, 670.0),
+        background="power_law",
+        background_window=(605.0, 630.0),
+        joint_background=True,
+    )
+    np.testing.assert_allclose(res.background_scale, 1.0, atol=1e-6)
+    np.testing.assert_allclose(res.coefficients[..., 1], 4000, rtol=1e-6)
+    np.testing.assert_allclose(res.valence, 4.0, atol=1e-6)
+
+
+def test_dask_chunks_give_the_numpy_result():
+    da = pytest.importorskip("dask.array")
+    energy = np.arange(600.0, 700.0, 0.5)
+    refs = mn_references(energy)
+    rng = np.random.default_rng(1)
+    data = rng.poisson(1e3 + 500 * rng.uniform(0, 1, (12, 10, 3)) @ refs.mu).astype(float)
+    eager = mlls(
+        SpectrumImage(data, energy),
+        refs,
+        background="exponential",
+        background_window=(605.0, 630.0),
+    )
+    lazy_si = SpectrumImage(da.from_array(data, chunks=(5, 4, 50)), energy)
+    lazy = mlls(lazy_si, refs, background="exponential", background_window=(605.0, 630.0))
+    np.testing.assert_allclose(lazy.coefficients, eager.coefficients, rtol=1e-10)
+    np.testing.assert_allclose(lazy.reduced_chi2, eager.reduced_chi2, rtol=1e-10)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.floats(0.0, 1e4), min_size=3, max_size=3),
+    st.floats(-0.3, 0.3),
+)
+def test_valence_is_the_coefficient_weighted_mean(weights, offset):
+    energy = np.arange(625.0, 675.0, 0.3)
+    refs = mn_references(energy)
+    w = np.asarray(weights)
+    si = SpectrumImage(w @ refs.mu + offset * 0, energy)
+    res = mlls(si, refs, window=(635.0, 665.0))
+    if w.sum() < 1e-6:
+        return
+    np.testing.assert_allclose(res.valence[0, 0], w @ [2, 3, 4] / w.sum(), atol=1e-6)
+
+
+# ------------------------------------------------------------------ bad input
+def test_references_on_another_grid_are_interpolated_and_said_so():
+    energy = np.arange(620.0, 680.0, 0.25)
+    fine = np.arange(615.0, 690.0, 0.1)
+    si = SpectrumImage(mn_references(energy).mu[2], energy)
+    with pytest.warns(ReferenceGridWarning, match="interpolated linearly"):
+        res = mlls(si, mn_references(fine), window=(635.0, 665.0))
+    assert len(res.notes) == 3 and "0.1 eV/step" in res.notes[0]
+    assert res.valence[0, 0] == pytest.approx(4.0, abs=0.02)
+
+
+def test_references_not_covering_the_window_raise():
+    energy = np.arange(620.0, 680.0, 0.25)
+    si = SpectrumImage(mn_references(energy).mu[0], energy)
+    short = mn_references(np.arange(630.0, 650.0, 0.25))
+    with pytest.raises(ValidationError, match="never extrapolated"):
+        mlls(si, short, window=(635.0, 665.0))
+
+
+def test_window_outside_the_data_raises():
+    energy = np.arange(620.0, 680.0, 0.25)
+    si = SpectrumImage(mn_references(energy).mu[0], energy)
+    with pytest.raises(ValidationError, match="reaches outside the data"):
+        mlls(si, mn_references(energy), window=(600.0, 665.0))
+    with pytest.raises(ValidationError, match="e_min < e_max"):
+        mlls(si, mn_references(energy), window=(665.0, 635.0))
+
+
+def test_identical_references_raise_fit_error():
+    energy = np.arange(620.0, 680.0, 0.25)
+    refs = mn_references(energy, valences=(2, 4))
+    twin = Series(energy, np.stack([refs.mu[0], refs.mu[0]]), labels=("a", "b"))
+    si = SpectrumImage(refs.mu[0], energy)
+    with pytest.raises(FitError, match="linearly dependent"):
+        mlls(si, twin)
+
+
+def test_background_without_window_and_bad_valences_raise():
+    energy = np.arange(600.0, 680.0, 0.25)
+    refs = mn_references(energy)
+    si = SpectrumImage(1e4 + refs.mu[0], energy)
+    with pytest.raises(ValidationError, match="background_window"):
+        mlls(si, refs, background="power_law")
+    with pytest.raises(ValidationError, match="one value per reference"):
+        mlls(si, refs, valences=(2.0, 4.0))
+    with pytest.raises(ValidationError, match="power_law"):
+        mlls(si, refs, background="linear", background_window=(605.0, 630.0))
+
+
+def test_result_is_frozen_and_exports_to_netcdf(tmp_path):
+    xr = pytest.importorskip("xarray")
+    energy = np.arange(620.0, 680.0, 0.25)
+    refs = mn_references(energy)
+    si = SpectrumImage(np.broadcast_to(refs.mu[1], (2, 3, energy.size)), energy)
+    res = mlls(si, refs)
+    with pytest.raises(ValueError):
+        res.coefficients[0, 0, 0] = 1.0
+    path = tmp_path / "maps.nc"
+    res.to_xarray().to_netcdf(path, engine="h5netcdf")
+    back = xr.load_dataset(path, engine="h5netcdf")
+    np.testing.assert_allclose(back["valence"].values, 3.0, atol=1e-9)
+    assert list(back["reference"].values) == ["Mn2+", "Mn3+", "Mn4+"]
+    assert "Mn3+" in res.report()
+
+
+def test_model_edge_follows_published_trends():
+    energy = np.arange(630.0, 670.0, 0.05)
+    l3_max = [energy[np.argmax(np.where(energy < 646, mn_l23(energy, v), 0))] for v in (2, 3, 4)]
+    assert 1.5 <= l3_max[2] - l3_max[0] <= 2.0 + 1e-9
+    assert l3_max[0] < l3_max[1] < l3_max[2]
