@@ -8,21 +8,42 @@ runner and one content-hash cache; `sweep` fans phases × radii out over Dask an
 from speciate.theory.base import Engine, Recipe, TheorySpectrum, recipe_key
 from speciate.theory.cache import Cache, default_cache_dir
 from speciate.theory.compute import ComputeResult, compute
-from speciate.theory.feff import FeffEngine, FeffOptions, read_xmu
+from speciate.theory.fdmnes import (
+    FdmnesEngine,
+    FdmnesOptions,
+    read_fdmnes_bav,
+    read_fdmnes_conv,
+    read_fdmnes_txt,
+)
+from speciate.theory.feff import ClusterTooLargeError, FeffEngine, FeffOptions, read_xmu
+from speciate.theory.normalize import normalize
 from speciate.theory.runner import EngineTimeout, run_command
+from speciate.theory.sweep import Failure, SiteSpectrum, SweepResult, get_engine, sweep
 
 __all__ = [
     "Cache",
+    "ClusterTooLargeError",
     "ComputeResult",
     "Engine",
     "EngineTimeout",
+    "Failure",
+    "FdmnesEngine",
+    "FdmnesOptions",
     "FeffEngine",
     "FeffOptions",
     "Recipe",
+    "SiteSpectrum",
+    "SweepResult",
     "TheorySpectrum",
     "compute",
     "default_cache_dir",
+    "get_engine",
+    "normalize",
+    "read_fdmnes_bav",
+    "read_fdmnes_conv",
+    "read_fdmnes_txt",
     "read_xmu",
     "recipe_key",
     "run_command",
+    "sweep",
 ]

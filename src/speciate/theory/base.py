@@ -31,7 +31,7 @@ import numpy as np
 from speciate.errors import ValidationError
 from speciate.series import Series
 
-__all__ = ["Engine", "Recipe", "TheorySpectrum", "recipe_key"]
+__all__ = ["Engine", "Recipe", "TheorySpectrum", "recipe_key", "write_files"]
 
 
 def _frozen(values: Any) -> np.ndarray:
@@ -86,6 +86,16 @@ class Recipe:
         object.__setattr__(self, "expected", tuple(self.expected))
         object.__setattr__(self, "keep", tuple(self.keep))
         object.__setattr__(self, "run_args", tuple(str(a) for a in self.run_args))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # read-only mappings do not pickle; rebuild from plain dicts (Dask ships recipes)
+        return (
+            Recipe,
+            (
+                self.engine, dict(self.files), self.expected, self.keep, self.run_args,
+                self.parent, dict(self.options), self.label,
+            ),
+        )  # fmt: skip
 
 
 def recipe_key(recipe: Recipe, engine_version: str) -> str:
@@ -151,6 +161,10 @@ class TheorySpectrum:
         object.__setattr__(self, "mu", mu)
         object.__setattr__(self, "e_fermi", float(self.e_fermi))
         object.__setattr__(self, "meta", MappingProxyType(dict(self.meta)))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        args = (self.energy, self.mu, self.e_fermi, self.engine, self.n_absorbers, dict(self.meta))
+        return (TheorySpectrum, args)
 
     def to_series(self, label: str = "", coords: Mapping[str, Any] | None = None) -> Series:
         """This spectrum as a one-row `Series` (coords ``engine``, ``e_fermi``, ``n_absorbers``)."""

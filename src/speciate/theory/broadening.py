@@ -5,11 +5,12 @@ grows with the photoelectron energy above the Fermi level (core-hole width plus 
 Seah–Dench-like final-state term, see `lorentzian_width`), after removing the occupied
 states below the Fermi level, then an optional Gaussian for the instrument.
 
-Both kernels act on the spectrum as the piecewise-linear function through its points,
-integrated exactly over every interval, so any grid works (FDMNES and FEFF grids are not
-uniform). Each kernel is one (n_energy, n_energy) matrix built once and applied to the
-whole series with one matrix product. Above the last point the spectrum is continued
-as a constant, as FDMNES does, so the top of the grid keeps its level.
+Any increasing grid works (FDMNES and FEFF grids are not uniform): the Lorentzian is
+integrated analytically over the interval each point stands for, either as FDMNES does
+(``scheme="fdmnes"``, which reproduces its convolved files to a few parts per million)
+or over the piecewise-linear spectrum (``scheme="linear"``); the Gaussian always uses
+the piecewise-linear form. Each kernel is one (n_energy, n_energy) matrix built once and
+applied to the whole series with one matrix product.
 
 `align_to` finds the energy shift that puts a theory spectrum on an experiment (edge
 position or derivative shape) and applies it explicitly, recording it.
@@ -31,6 +32,7 @@ from speciate.series import Series
 
 __all__ = [
     "FDMNES_DEFAULTS",
+    "FDMNES_TAIL",
     "TheoryAlignment",
     "align_to",
     "broaden",
@@ -42,6 +44,13 @@ __all__ = [
 
 #: FDMNES defaults of the arctangent model (eV): Gamma_max, Ecent, Elarg.
 FDMNES_DEFAULTS: Mapping[str, float] = {"gamma_max": 15.0, "e_cent": 30.0, "e_larg": 30.0}
+
+#: How far (eV) FDMNES continues the last point of a spectrum as a constant when it
+#: convolves. Found by matching FDMNES 2021 output: 500 eV reproduces its convolved
+#: spectra to 3e-6 of their maximum, 480 or 520 eV only to 1e-4.
+FDMNES_TAIL = 500.0
+
+_SCHEMES = ("fdmnes", "linear")
 
 # Rows of the kernel matrix built per block, to bound temporary memory on long grids.
 _BLOCK = 512
@@ -119,7 +128,7 @@ def lorentzian_width(
     return gamma_hole + np.where(above, gamma_max * rise, 0.0)
 
 
-def lorentzian_matrix(energy: Any, fwhm: Any, e_fermi: float) -> np.ndarray:
+def lorentzian_matrix(energy: Any, fwhm: Any, e_fermi: float, scheme: str = "fdmnes") -> np.ndarray:
     """Matrix of the Lorentzian convolution with the Fermi cut, for one energy grid.
 
     Parameters
@@ -129,8 +138,14 @@ def lorentzian_matrix(energy: Any, fwhm: Any, e_fermi: float) -> np.ndarray:
     fwhm
         Lorentzian FWHM at each output energy, shape (n_energy,), eV.
     e_fermi
-        Fermi level, eV, inside the grid: the spectrum is set to zero below it (its value
-        at ``e_fermi`` is interpolated between the neighbouring points).
+        Fermi level, eV, inside the grid: the spectrum is zero below it.
+    scheme
+        ``"fdmnes"``: each point stands for the interval between the midpoints to its
+        neighbours (the first one starts at ``e_fermi``), and the last point is continued
+        as a constant for `FDMNES_TAIL` eV, as FDMNES integrates. ``"linear"``: the
+        spectrum is the piecewise-linear function through its points (its value at
+        ``e_fermi`` interpolated), continued as a constant to infinity, and every interval
+        is integrated exactly.
 
     Returns
     -------
@@ -139,6 +154,8 @@ def lorentzian_matrix(energy: Any, fwhm: Any, e_fermi: float) -> np.ndarray:
     """
     energy = np.asarray(energy, dtype=float)
     fwhm = np.broadcast_to(np.asarray(fwhm, dtype=float), energy.shape)
+    if scheme not in _SCHEMES:
+        raise ValidationError(f"scheme must be one of {_SCHEMES}; got {scheme!r}")
     if not (energy[0] <= e_fermi < energy[-1]):
         raise ValidationError(
             f"e_fermi {e_fermi:.4f} eV must lie inside the energy grid "
@@ -146,7 +163,13 @@ def lorentzian_matrix(energy: Any, fwhm: Any, e_fermi: float) -> np.ndarray:
             "same energy scale as the spectra?"
         )
     first = int(np.searchsorted(energy, e_fermi, side="right"))
-    nodes = np.concatenate([[e_fermi], energy[first:]])
+    kept = energy[first:]
+    if scheme == "fdmnes":
+        bounds = np.concatenate([[e_fermi], 0.5 * (kept[1:] + kept[:-1]), [kept[-1] + FDMNES_TAIL]])
+        out = np.zeros((energy.size, energy.size))
+        out[:, first:] = _cell_weights(bounds, energy, fwhm / 2.0)
+        return out
+    nodes = np.concatenate([[e_fermi], kept])
     # node values from the grid values: the cut node interpolates its two neighbours
     to_nodes = np.zeros((nodes.size, energy.size))
     to_nodes[np.arange(1, nodes.size), np.arange(first, energy.size)] = 1.0
@@ -156,6 +179,16 @@ def lorentzian_matrix(energy: Any, fwhm: Any, e_fermi: float) -> np.ndarray:
     to_nodes[0, first] += t
     weights = _piecewise_linear_weights(nodes, energy, fwhm / 2.0, _lorentz_primitives)
     return weights @ to_nodes
+
+
+def _cell_weights(bounds: np.ndarray, centres: np.ndarray, hwhm: np.ndarray) -> np.ndarray:
+    """Weights (n_centres, n_cells): the unit Lorentzian integrated over each cell."""
+    out = np.empty((centres.size, bounds.size - 1))
+    for start in range(0, centres.size, _BLOCK):
+        rows = slice(start, start + _BLOCK)
+        prim = np.arctan((bounds[None, :] - centres[rows, None]) / hwhm[rows, None]) / np.pi
+        out[rows] = np.diff(prim, axis=1)
+    return out
 
 
 def gaussian_matrix(energy: Any, fwhm: float) -> np.ndarray:
@@ -237,6 +270,7 @@ def broaden(
     gaussian_fwhm: float = 0.0,
     element: str = "Mn",
     edge: str = "K",
+    scheme: str = "fdmnes",
 ) -> Series:
     """Broaden computed spectra as FDMNES's ``Convolution`` does, plus an instrument Gaussian.
 
@@ -260,6 +294,10 @@ def broaden(
         Instrumental Gaussian FWHM, eV, applied after the Lorentzian; 0 for none.
     element, edge
         Absorber and edge, used to look up ``gamma_hole``.
+    scheme
+        How the sampled spectrum is integrated against the Lorentzian (`lorentzian_matrix`):
+        ``"fdmnes"`` (default) reproduces FDMNES's own convolution; ``"linear"`` integrates
+        the piecewise-linear spectrum exactly, with a constant continuation to infinity.
 
     Returns
     -------
@@ -294,7 +332,7 @@ def broaden(
             e_larg=e_larg,
             e_fermi=level,
         )
-        kernel = lorentzian_matrix(energy, fwhm, float(level))
+        kernel = lorentzian_matrix(energy, fwhm, float(level), scheme)
         if gauss is not None:
             kernel = gauss @ kernel
         rows = which == k
@@ -311,7 +349,12 @@ def broaden(
         "element": element,
         "edge": edge,
         "below_fermi": "removed",
-        "above_grid": "constant continuation of the last point",
+        "scheme": scheme,
+        "above_grid": (
+            f"last point continued as a constant for {FDMNES_TAIL:g} eV"
+            if scheme == "fdmnes"
+            else "last point continued as a constant"
+        ),
     }
     meta = dict(series.meta)
     meta["broadening"] = parameters

@@ -429,6 +429,10 @@ class FdmnesEngine:
             label=f"{title} R={float(radius):g}",
         )
 
+    def build_radius(self, radii: Sequence[float], options: Mapping[str, Any] | None) -> float:
+        """Radius (Å) the cluster must be cut at to serve every radius of a sweep."""
+        return max(radii) + FdmnesOptions.from_mapping(options).margin
+
     def write(self, recipe: Recipe, work_dir: Path) -> tuple[Path, ...]:
         """Write ``fdmfile.txt`` and the input file."""
         return write_files(recipe, work_dir)

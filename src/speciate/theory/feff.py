@@ -26,14 +26,14 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from speciate.errors import EngineError, ReadError, ValidationError
+from speciate.errors import EngineError, ReadError, SpeciateError, ValidationError
 from speciate.theory.base import Recipe, TheorySpectrum, write_files
 from speciate.theory.runner import RunRecord, run_command
 
@@ -187,6 +187,14 @@ def _potentials(species: Sequence[str], composition: Mapping[str, float]) -> dic
     return ipots
 
 
+def _check_size(n_fms: int, fms_radius: float, limit: int) -> None:
+    if n_fms > limit:
+        raise ClusterTooLargeError(
+            f"an FMS radius of {fms_radius:g} Å puts {n_fms} atoms in the FEFF cluster; the "
+            f"limit is {limit} atoms (FEFF's own ceiling is {FEFF_MAX_FMS_ATOMS})"
+        )
+
+
 def feff_input_text(
     cluster: Any,
     fms_radius: float,
@@ -223,11 +231,7 @@ def feff_input_text(
         )
     species, positions, distances = _cluster_arrays(cluster, atoms_radius)
     n_fms = int((distances <= fms_radius + 1e-6).sum())
-    if n_fms > options.max_fms_atoms:
-        raise ClusterTooLargeError(
-            f"an FMS radius of {fms_radius:g} Å puts {n_fms} atoms in the FEFF cluster; the "
-            f"limit is {options.max_fms_atoms} atoms (FEFF's own ceiling is {FEFF_MAX_FMS_ATOMS})"
-        )
+    _check_size(n_fms, fms_radius, options.max_fms_atoms)
     if n_fms < 2:
         raise ValidationError(
             f"an FMS radius of {fms_radius:g} Å holds only the absorber; the nearest neighbour "
@@ -406,6 +410,41 @@ class FeffEngine:
             run_args=FMS_STAGES, parent=parent, options={**recorded, "radius": radius},
             label=f"{title} R={radius:g}",
         )  # fmt: skip
+
+    def build_radius(self, radii: Sequence[float], options: Mapping[str, Any] | None) -> float:
+        """Radius (Å) the cluster must be cut at to serve every radius of a sweep."""
+        opts = FeffOptions.from_mapping(options)
+        if opts.potential == "shared" and opts.pot_radius is not None:
+            return opts.pot_radius
+        return max(radii) + opts.atoms_margin
+
+    def plan(
+        self, cluster: Any, radii: Sequence[float], options: Mapping[str, Any] | None
+    ) -> dict[float, Recipe | SpeciateError]:
+        """Recipes for every radius of a sweep, or the error that rules a radius out.
+
+        In ``"shared"`` mode without ``pot_radius``, the potential is computed once on the
+        ATOMS list of the largest radius FEFF accepts (+ ``atoms_margin``).
+        """
+        opts = FeffOptions.from_mapping(options)
+        distances = np.asarray(cluster.distances, dtype=float)
+        out: dict[float, Recipe | SpeciateError] = {}
+        feasible = []
+        for r in radii:
+            try:
+                _check_size(int((distances <= r + 1e-6).sum()), r, opts.max_fms_atoms)
+                feasible.append(r)
+            except ClusterTooLargeError as exc:
+                out[r] = exc
+        if opts.potential == "shared" and opts.pot_radius is None and feasible:
+            top = max(feasible)
+            opts = replace(opts, pot_radius=top + opts.atoms_margin, pot_fms_radius=top)
+        for r in feasible:
+            try:
+                out[r] = self.inputs(cluster, r, options=opts)
+            except SpeciateError as exc:
+                out[r] = exc
+        return out
 
     @staticmethod
     def _check_extent(cluster: Any, atoms_radius: float) -> None:
