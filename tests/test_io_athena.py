@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import speciate.io as sio
-from speciate.errors import ReadError
+from speciate.errors import ReadError, ValidationError
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +146,15 @@ def test_chi_group_is_refused(tmp_path):
     )
     with pytest.raises(ReadError, match="chi data, not mu"):
         sio.read_groups(path)
+
+
+def test_read_many_stacks_project_groups_onto_a_common_grid(xraylarch, mn_prj_groups):
+    s = sio.read_many(xraylarch / "Mn.prj", grid="union")
+    assert s.n_spectra == 14
+    assert list(s.coords["source"]) == ["Mn.prj"] * 14
+    assert s.labels == tuple(g.labels[0] for g in mn_prj_groups)
+    assert s.energy[0] >= max(g.energy[0] for g in mn_prj_groups)
+    assert s.meta["concat"]["grid"] == "union"
+    assert len(s.meta["sources"]) == 1
+    with pytest.raises(ValidationError, match="different energy grid"):
+        sio.read_many(xraylarch / "Mn.prj")

@@ -18,6 +18,7 @@ import numpy as np
 
 from speciate.errors import ReadError, SpeciateError, ValidationError
 from speciate.io import athena, columns, netcdf, soleil, xdi
+from speciate.io._table import ColumnChoiceError
 from speciate.io.expressions import ExpressionError, evaluate, names_in
 from speciate.io.registry import (
     Format,
@@ -33,11 +34,13 @@ from speciate.io.registry import (
 from speciate.series import Series
 
 __all__ = [
+    "ColumnChoiceError",
     "ExpressionError",
     "Format",
     "ReadOptions",
     "detect_format",
     "evaluate",
+    "expand_paths",
     "formats",
     "get_format",
     "names_in",
@@ -158,61 +161,96 @@ def natural_key(path: PathLike) -> list[Any]:
     return [int(p) if p.isdigit() else p.lower() for p in parts]
 
 
-def _expand(paths_or_glob: PathLike | Sequence[PathLike]) -> list[Path]:
+def expand_paths(paths_or_glob: PathLike | Sequence[PathLike]) -> list[Path]:
+    """The files named by a folder, a glob pattern, a file or a list of any of these.
+
+    Folders (every non-hidden file) and globs are expanded in natural order (`natural_key`);
+    a list keeps its order.
+
+    Raises
+    ------
+    ReadError
+        If a folder or pattern matches no file, or a listed file does not exist.
+    """
     if isinstance(paths_or_glob, (str, os.PathLike)):
-        target = Path(paths_or_glob)
-        if target.is_dir():
-            found = [p for p in target.iterdir() if p.is_file() and not p.name.startswith(".")]
-        elif target.exists():
-            found = [target]
-        else:
-            found = [Path(p) for p in _glob.glob(str(paths_or_glob)) if Path(p).is_file()]
-        if not found:
-            raise ReadError("no files match; expected a folder, a file or a glob pattern", target)
-        return sorted(found, key=natural_key)
-    paths = [Path(p) for p in paths_or_glob]
-    if not paths:
-        raise ValidationError("read_many needs at least one path; got an empty list")
-    return paths
+        return _expand_one(paths_or_glob)
+    items = list(paths_or_glob)
+    if not items:
+        raise ValidationError("expected at least one path; got an empty list")
+    return [p for item in items for p in _expand_one(item)]
+
+
+def _expand_one(item: PathLike) -> list[Path]:
+    target = Path(item)
+    if target.is_dir():
+        found = [p for p in target.iterdir() if p.is_file() and not p.name.startswith(".")]
+    elif target.exists():
+        return [target]
+    else:
+        found = [Path(p) for p in _glob.glob(str(item)) if Path(p).is_file()]
+    if not found:
+        raise ReadError("no files match; expected a folder, a file or a glob pattern", target)
+    return sorted(found, key=natural_key)
 
 
 def read_many(
     paths_or_glob: PathLike | Sequence[PathLike],
     grid: Any = None,
-    **kwargs: Any,
+    *,
+    energy: str | None = None,
+    mu: str | None = None,
+    reference: str | None = None,
+    group: str | int | None = None,
+    duplicates: str = "error",
+    sort: bool = False,
+    format: str | None = None,
 ) -> Series:
     """Read several files and stack them into one `Series` (e.g. an operando folder).
 
     Parameters
     ----------
     paths_or_glob
-        A folder (every non-hidden file in it), a glob pattern (``"scans/*.txt"``) or a
-        list of paths. Folders and globs are taken in natural order (``_2`` before
-        ``_10``); a list keeps its order.
+        A folder (every non-hidden file in it), a glob pattern (``"scans/*.txt"``), a file
+        or a list of these (see `expand_paths`): natural order (``_2`` before ``_10``).
     grid
         As in `Series.concat`: None requires one common energy grid; ``"first"``,
         ``"union"`` or an array (eV) interpolates (recorded in ``meta["concat"]``).
-    **kwargs
-        Passed to `read` for every file (``mu=``, ``duplicates=``, ``group=``...).
+    energy, mu, reference, group, duplicates, sort, format
+        As in `read`, for every file. Multi-group files contribute all their groups
+        unless ``group`` picks one.
 
     Returns
     -------
     Series
-        n_spectra = number of files (each must give one spectrum); time from the
-        files' headers when they all carry one; coordinate ``source`` = file name.
+        One spectrum per file (or group), in order; time from the files' headers when
+        they all carry one; coordinate ``source`` = file name; ``meta["sources"]`` lists
+        every input file.
     """
-    paths = _expand(paths_or_glob)
-    parts = [read(p, **kwargs) for p in paths]
-    for p, s in zip(paths, parts):
-        if s.n_spectra != 1:
-            raise ReadError(f"read_many stacks single spectra; this file holds {s.n_spectra}", p)
+    if isinstance(group, np.integer):
+        group = int(group)
+    paths = expand_paths(paths_or_glob)
+    options = ReadOptions(energy, mu, reference, duplicates, sort, group)
+    parts: list[Series] = []
+    names: list[str] = []
+    for path in paths:
+        fmt, groups = _read_groups(path, options, format)
+        if group is not None and not fmt.multi_group:
+            groups = [groups[select_group([s.labels[0] for s in groups], group, path)]]
+        parts.extend(groups)
+        names.extend([path.name] * sum(s.n_spectra for s in groups))
     try:
         stacked = Series.concat(parts, grid=grid)
     except SpeciateError as exc:
-        raise ValidationError(f"cannot stack {len(parts)} files: {exc}") from exc
+        raise ValidationError(f"cannot stack {len(parts)} spectra: {exc}") from exc
     meta = dict(stacked.meta)
-    meta["sources"] = [s.meta.get("source", {"path": str(p)}) for p, s in zip(paths, parts)]
-    meta.pop("source", None)
+    sources: dict[str, Any] = {}
+    for s in parts:
+        src = s.meta.get("source")
+        if isinstance(src, dict):
+            sources.setdefault(str(src.get("sha256", len(sources))), src)
+    meta["sources"] = list(sources.values())
+    for key in ("source", "athena", "header", "xdi", "soleil", "comments"):
+        meta.pop(key, None)  # per-file facts of the first file only; kept in "sources"
     coords = dict(stacked.coords)
-    coords["source"] = np.array([p.name for p in paths])
+    coords.setdefault("source", np.array(names))
     return stacked.replace(coords=coords, meta=meta)

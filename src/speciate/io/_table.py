@@ -22,6 +22,7 @@ from speciate.provenance import file_sha256, make_provenance
 from speciate.series import Series, merge_duplicates
 
 __all__ = [
+    "ColumnChoiceError",
     "Table",
     "decode",
     "identifier",
@@ -50,6 +51,17 @@ MU_NAMES = (
 #: Column names (lower case) taken as the reference-foil channel without being asked.
 REFERENCE_NAMES = ("murefer", "mu_refer", "mu_ref", "muref")
 _MAX_HEADER_LINES = 300
+
+
+class ColumnChoiceError(ReadError):
+    """The file does not say which column holds energy or mu, and none was given.
+
+    ``columns`` lists the columns found, so callers (``speciate info``) can show them.
+    """
+
+    def __init__(self, message: str, path: Path, columns: Sequence[str]) -> None:
+        super().__init__(message, path)
+        self.columns = list(columns)
 
 
 @dataclass(frozen=True)
@@ -301,10 +313,11 @@ def _guess(table: Table, path: Path, role: str) -> str | None:
         if len(names) == 2 and not prefixed and not exact:
             return names[0]
         what = f"several candidates {prefixed}" if prefixed else "no column named energy"
-        raise ReadError(
+        raise ColumnChoiceError(
             f"cannot tell which column holds the energy ({what}); columns found: {names}. "
             "Pass energy='<column>'",
             path,
+            names,
         )
     if role == "mu":
         exact = [lower[n] for n in MU_NAMES if n in lower]
@@ -313,10 +326,11 @@ def _guess(table: Table, path: Path, role: str) -> str | None:
         if len(names) == 2 and not exact:
             return names[1]
         what = f"several candidates {exact}" if exact else "no column named mu, xmu, mutrans..."
-        raise ReadError(
+        raise ColumnChoiceError(
             f"cannot tell which column holds mu(E) ({what}); columns found: {names}. Pass "
             "mu='<column>' or an expression such as mu='ln(i0/it)' or mu='if/i0'",
             path,
+            names,
         )
     found = [lower[n] for n in REFERENCE_NAMES if n in lower]
     return found[0] if len(found) == 1 else None
