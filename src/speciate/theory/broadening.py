@@ -162,14 +162,16 @@ def lorentzian_matrix(energy: Any, fwhm: Any, e_fermi: float, scheme: str = "fdm
             f"{energy[0]:.4f}..{energy[-1]:.4f} eV (the spectrum is cut below it); is it on the "
             "same energy scale as the spectra?"
         )
-    first = int(np.searchsorted(energy, e_fermi, side="right"))
-    kept = energy[first:]
     if scheme == "fdmnes":
+        # a point exactly at the Fermi level is kept, as FDMNES keeps it
+        first = int(np.searchsorted(energy, e_fermi, side="left"))
+        kept = energy[first:]
         bounds = np.concatenate([[e_fermi], 0.5 * (kept[1:] + kept[:-1]), [kept[-1] + FDMNES_TAIL]])
         out = np.zeros((energy.size, energy.size))
         out[:, first:] = _cell_weights(bounds, energy, fwhm / 2.0)
         return out
-    nodes = np.concatenate([[e_fermi], kept])
+    first = int(np.searchsorted(energy, e_fermi, side="right"))
+    nodes = np.concatenate([[e_fermi], energy[first:]])
     # node values from the grid values: the cut node interpolates its two neighbours
     to_nodes = np.zeros((nodes.size, energy.size))
     to_nodes[np.arange(1, nodes.size), np.arange(first, energy.size)] = 1.0
