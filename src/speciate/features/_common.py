@@ -1,0 +1,339 @@
+"""Shared numerics of the fingerprint features, vectorized over the whole series.
+
+Everything here works on arrays of shape (n_spectra, n_points) at once: local-maximum
+masks, exact topographic prominences, sub-grid parabolic refinement and level crossings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.signal import savgol_filter
+
+from speciate.errors import ValidationError
+from speciate.series import Series, interp_rows
+
+__all__ = [
+    "Normalized",
+    "as_normalized",
+    "first_crossing",
+    "local_maxima",
+    "prominences",
+    "readonly",
+    "refine_parabola",
+    "smooth_on_window",
+    "window_mask",
+]
+
+# Finest resampling step (eV) of the uniform grids used for smoothing and derivatives.
+# Finer steps add points but no information to data measured at 0.2-1 eV.
+_RESAMPLE_STEP_EV = 0.1
+
+
+def readonly(a: Any, dtype: Any = float) -> np.ndarray:
+    """A read-only copy of ``a``."""
+    out = np.array(a, dtype=dtype, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Normalized:
+    """What every feature needs from a normalized series.
+
+    Attributes
+    ----------
+    energy : (n_energy,) eV, strictly increasing
+    norm : (n_spectra, n_energy) absorption normalized to unit edge step
+    edge_step : (n_spectra,) edge step in units of the raw absorption (NaN if unknown)
+    labels, time, coords : carried from the input
+    """
+
+    energy: np.ndarray
+    norm: np.ndarray
+    edge_step: np.ndarray
+    labels: tuple[str, ...]
+    time: np.ndarray | None
+    coords: Mapping[str, np.ndarray]
+
+    @property
+    def n_spectra(self) -> int:
+        """Number of spectra."""
+        return int(self.norm.shape[0])
+
+
+def as_normalized(data: Any) -> Normalized:
+    """Accept a `NormResult` (or any object with ``energy`` and ``norm``) or a `Series`.
+
+    A `Series` is taken as already normalized (its ``mu`` is used as ``norm``), which is
+    how theory spectra normalized elsewhere are passed.
+
+    Raises
+    ------
+    ValidationError
+        If ``data`` is neither, or holds non-finite values.
+    """
+    if isinstance(data, Normalized):
+        return data
+    if isinstance(data, Series):
+        energy, norm = data.energy, data.mu
+        step = data.coords.get("edge_step")
+        edge_step = np.full(data.n_spectra, np.nan) if step is None else np.asarray(step, float)
+        labels, time, coords = data.labels, data.time, data.coords
+    elif hasattr(data, "energy") and hasattr(data, "norm"):
+        energy = np.asarray(data.energy, dtype=float)
+        norm = np.atleast_2d(np.asarray(data.norm, dtype=float))
+        step = getattr(data, "edge_step", None)
+        edge_step = np.full(norm.shape[0], np.nan) if step is None else np.asarray(step, float)
+        n_s = norm.shape[0]
+        labels = tuple(getattr(data, "labels", ()) or (f"spectrum_{i}" for i in range(n_s)))
+        time = getattr(data, "time", None)
+        coords = getattr(data, "coords", None) or {}
+    else:
+        raise ValidationError(
+            "features expect a NormResult (from speciate.xanes.normalize or "
+            f"speciate.theory.normalize) or a normalized Series; got {type(data).__name__}"
+        )
+    if energy.ndim != 1 or norm.ndim != 2 or norm.shape[1] != energy.size:
+        raise ValidationError(
+            f"norm must have shape (n_spectra, {energy.size}) to match energy; got {norm.shape}"
+        )
+    if not np.isfinite(norm).all() or not np.isfinite(energy).all():
+        raise ValidationError("norm and energy must be finite; found NaN or inf values")
+    if (np.diff(energy) <= 0).any():
+        raise ValidationError("energy must be strictly increasing")
+    return Normalized(
+        energy=energy,
+        norm=norm,
+        edge_step=np.broadcast_to(edge_step, (norm.shape[0],)),
+        labels=tuple(labels),
+        time=time,
+        coords=coords,
+    )
+
+
+def check_window(window: Any, name: str) -> tuple[float, float]:
+    """Validate an energy window ``(lo, hi)`` in eV."""
+    try:
+        lo, hi = (float(x) for x in window)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{name} must be a pair (lo, hi) in eV; got {window!r}") from exc
+    if not lo < hi:
+        raise ValidationError(f"{name} must have lo < hi (eV); got ({lo}, {hi})")
+    return lo, hi
+
+
+def window_mask(energy: np.ndarray, window: tuple[float, float]) -> np.ndarray:
+    """Boolean mask (n_energy,) of the points inside ``window`` (eV, inclusive)."""
+    return (energy >= window[0]) & (energy <= window[1])
+
+
+def uniform_grid(
+    energy: np.ndarray, window: tuple[float, float], step: float | None = None
+) -> np.ndarray | None:
+    """A uniform grid over ``window`` clipped to the data, or ``None`` if too short.
+
+    The default step is the median data step inside the window, capped at 0.1 eV.
+    """
+    lo, hi = max(window[0], energy[0]), min(window[1], energy[-1])
+    inside = window_mask(energy, (lo, hi))
+    if hi - lo <= 0 or inside.sum() < 3:
+        return None
+    if step is None:
+        step = min(float(np.median(np.diff(energy[inside]))), _RESAMPLE_STEP_EV)
+    n = int(np.floor((hi - lo) / step + 1e-9)) + 1
+    return lo + step * np.arange(n) if n >= 5 else None
+
+
+def smooth_on_window(
+    energy: np.ndarray,
+    norm: np.ndarray,
+    window: tuple[float, float],
+    smooth_ev: float,
+    deriv: int = 0,
+    step: float | None = None,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Savitzky–Golay smoothing (or derivative) of every spectrum on a uniform grid.
+
+    Parameters
+    ----------
+    energy
+        (n_energy,) eV.
+    norm
+        (n_spectra, n_energy).
+    window
+        Energy range (eV) to resample; a margin of ``smooth_ev`` is added on both sides
+        (within the data) so the filter's edge handling does not reach the window.
+    smooth_ev
+        Filter width in eV (quadratic local polynomial; cubic for ``deriv=2``). 0 gives
+        central differences of the linear interpolation.
+    deriv
+        0 (smoothing), 1 or 2.
+
+    Returns
+    -------
+    (grid, values) with grid (n_grid,) eV inside ``window`` and values (n_spectra, n_grid)
+    in norm per eV^deriv; ``None`` when the window holds fewer than 5 grid points.
+    """
+    grid = uniform_grid(energy, (window[0] - smooth_ev, window[1] + smooth_ev), step)
+    if grid is None:
+        return None
+    h = grid[1] - grid[0]
+    on_grid = interp_rows(grid, energy, norm)
+    polyorder = 3 if deriv == 2 else 2
+    length = max(round(smooth_ev / h) | 1, polyorder + 2 | 1)
+    if length > grid.size:
+        return None
+    if smooth_ev > 0:
+        values = savgol_filter(on_grid, length, polyorder, deriv=deriv, delta=h, axis=-1)
+    else:
+        values = on_grid
+        for _ in range(deriv):
+            values = np.gradient(values, h, axis=-1)
+    keep = window_mask(grid, window)
+    if keep.sum() < 5:
+        return None
+    return grid[keep], values[:, keep]
+
+
+def local_maxima(y: np.ndarray) -> np.ndarray:
+    """Mask (n_spectra, n) of interior local maxima: ``y[i-1] < y[i] >= y[i+1]``.
+
+    The first and last points are never maxima (the true peak may lie outside).
+    """
+    mask = np.zeros(y.shape, dtype=bool)
+    mask[:, 1:-1] = (y[:, 1:-1] > y[:, :-2]) & (y[:, 1:-1] >= y[:, 2:])
+    return mask
+
+
+def prominences(y: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Topographic prominence of every masked maximum, all spectra at once.
+
+    Same definition as `scipy.signal.peak_prominences` (no ``wlen``): from each peak,
+    walk left and right until a strictly higher point or the end of the data; the base
+    on each side is the lowest point passed; prominence = height - the higher base.
+
+    Parameters
+    ----------
+    y
+        (n_spectra, n) values.
+    mask
+        (n_spectra, n) bool, the peaks.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_spectra, n): the prominence at each peak, NaN elsewhere.
+    """
+    out = np.full(y.shape, np.nan)
+    rows, cols = np.nonzero(mask)
+    if rows.size == 0:
+        return out
+    n = y.shape[1]
+    idx = np.arange(n)[None, :]
+    vals = y[rows]  # (n_peaks, n)
+    h = vals[np.arange(rows.size), cols][:, None]
+    higher = vals > h
+    left_block = higher & (idx < cols[:, None])
+    right_block = higher & (idx > cols[:, None])
+    # nearest strictly higher point on each side (or the ends of the data)
+    k_left = np.where(left_block.any(1), n - 1 - np.argmax(left_block[:, ::-1], axis=1), -1)
+    k_right = np.where(right_block.any(1), np.argmax(right_block, axis=1), n)
+    left_span = (idx > k_left[:, None]) & (idx <= cols[:, None])
+    right_span = (idx >= cols[:, None]) & (idx < k_right[:, None])
+    base_left = np.where(left_span, vals, np.inf).min(axis=1)
+    base_right = np.where(right_span, vals, np.inf).min(axis=1)
+    out[rows, cols] = h[:, 0] - np.maximum(base_left, base_right)
+    return out
+
+
+def refine_parabola(
+    grid: np.ndarray, y: np.ndarray, idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sub-grid position and height of maxima through the parabola on 3 points.
+
+    Parameters
+    ----------
+    grid
+        (n,) uniform energies (eV).
+    y
+        (m, n) values.
+    idx
+        (m, k) integer indices of interior maxima (``1 <= idx <= n-2``) or -1 (missing).
+
+    Returns
+    -------
+    (position, height), each (m, k); NaN where ``idx`` is -1.
+    """
+    valid = idx >= 1
+    i = np.clip(idx, 1, grid.size - 2)
+    rows = np.arange(y.shape[0])[:, None]
+    y0, y1, y2 = y[rows, i - 1], y[rows, i], y[rows, i + 1]
+    curv = y0 - 2.0 * y1 + y2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        delta = np.where(curv < 0, 0.5 * (y0 - y2) / curv, 0.0)
+    delta = np.clip(delta, -0.5, 0.5)
+    step = grid[1] - grid[0]
+    pos = grid[i] + delta * step
+    height = y1 - 0.25 * (y0 - y2) * delta
+    return np.where(valid, pos, np.nan), np.where(valid, height, np.nan)
+
+
+def first_crossing(
+    energy: np.ndarray, y: np.ndarray, level: float | np.ndarray, start: float
+) -> np.ndarray:
+    """Energy where each row of ``y`` first rises through ``level`` at or after ``start``.
+
+    Linear interpolation between the two bracketing points. A row already above
+    ``level`` at ``start`` has no crossing there (the edge began before the window); it
+    gets the next upward crossing, if any.
+
+    Parameters
+    ----------
+    energy
+        (n,) eV.
+    y
+        (n_spectra, n).
+    level
+        Scalar or (n_spectra,).
+    start
+        eV; points below it are ignored.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_spectra,) eV, NaN where no upward crossing exists.
+    """
+    lev = np.broadcast_to(np.asarray(level, dtype=float), (y.shape[0],))[:, None]
+    below = y[:, :-1] < lev
+    above = y[:, 1:] >= lev
+    ok = below & above & (energy[None, 1:] >= start)
+    has = ok.any(axis=1)
+    j = np.argmax(ok, axis=1)
+    rows = np.arange(y.shape[0])
+    y0, y1 = y[rows, j], y[rows, j + 1]
+    e0, e1 = energy[j], energy[j + 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e = e0 + (lev[:, 0] - y0) * (e1 - e0) / (y1 - y0)
+    return np.where(has, e, np.nan)
+
+
+def reasons(n: int) -> np.ndarray:
+    """An (n,) array of empty reasons (``""`` = the feature was measured)."""
+    return np.full(n, "", dtype=object)
+
+
+def set_reason(out: np.ndarray, where: np.ndarray, text: str) -> None:
+    """Write ``text`` where ``where`` is true and no earlier reason was recorded."""
+    fill = np.asarray(where, dtype=bool) & (out == "")
+    out[fill] = text
+
+
+def frozen_reasons(out: np.ndarray) -> np.ndarray:
+    """Reasons as a read-only string array."""
+    arr = np.asarray(out.astype(str))
+    arr.setflags(write=False)
+    return arr

@@ -1,0 +1,227 @@
+"""Edge position (three definitions), edge step and edge shape β, for every spectrum at once.
+
+Edge definitions (all on the normalized spectrum, absolute eV):
+
+``e0``
+    Maximum of the Savitzky–Golay first derivative inside the edge window, refined
+    between grid points by a parabola through the three highest points.
+``e_half``
+    First upward crossing of half the edge step (norm = 0.5) inside the edge window.
+``e_integral``
+    The integral (centroid) edge position of Dau et al.: the mean energy of the rising
+    edge between normalized levels ``lo`` and ``hi`` (default 0.15 and 1.0),
+    ``(1 / (hi - lo)) ∫ E dμ``, computed as
+    ``E_hi - ∫_{E_lo}^{E_hi} (clip(μ, lo, hi) - lo) dE / (hi - lo)``, which equals it for
+    a monotonic edge and stays defined when noise makes μ wiggle.
+
+Edge shape β (``edge_shape``): the signed mean distance of the rising edge from its
+chord between the 20 % and 80 % crossings, in units of that 60 % rise:
+``β = mean_{E20 ≤ E ≤ E80} (μ(E) - chord(E)) / 0.6``. **Sign convention**: β > 0 when the
+edge bulges above its chord (concave, rises fast then slows), β < 0 when it sags below
+(convex, slow start then steep), 0 for a straight edge. Dimensionless, |β| < 0.5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from speciate.errors import ValidationError
+from speciate.features._common import (
+    as_normalized,
+    check_window,
+    first_crossing,
+    frozen_reasons,
+    local_maxima,
+    readonly,
+    reasons,
+    refine_parabola,
+    set_reason,
+    smooth_on_window,
+    uniform_grid,
+)
+from speciate.series import interp_rows
+
+__all__ = ["DEFAULT_EDGE_WINDOW", "EdgeFeatures", "EdgeShape", "edge_positions", "edge_shape"]
+
+#: Mn K edge: holds the rising edges of Mn(0) to Mn(VII) oxides and salts (eV).
+DEFAULT_EDGE_WINDOW = (6535.0, 6570.0)
+
+
+@dataclass(frozen=True, eq=False)
+class EdgeFeatures:
+    """Edge positions of every spectrum.
+
+    Attributes
+    ----------
+    e0 : (n_spectra,) eV, maximum of the smoothed derivative
+    e0_slope : (n_spectra,) norm per eV, the derivative at ``e0``
+    e_half : (n_spectra,) eV, energy at half edge step
+    e_integral : (n_spectra,) eV, integral (centroid) edge position
+    edge_step : (n_spectra,) units of the raw absorption (from the normalization)
+    reason : (n_spectra,) str, why a position is NaN (``""`` when all were measured)
+    window : (lo, hi) eV searched
+    integral_levels : (lo, hi) normalized levels of the integral position
+    smooth_ev : float, derivative smoothing width (eV)
+    """
+
+    e0: np.ndarray
+    e0_slope: np.ndarray
+    e_half: np.ndarray
+    e_integral: np.ndarray
+    edge_step: np.ndarray
+    reason: np.ndarray
+    window: tuple[float, float]
+    integral_levels: tuple[float, float]
+    smooth_ev: float
+
+
+@dataclass(frozen=True, eq=False)
+class EdgeShape:
+    """Edge shape β of every spectrum (see the module docstring for the sign convention).
+
+    Attributes
+    ----------
+    beta : (n_spectra,) dimensionless
+    e20, e80 : (n_spectra,) eV, the 20 % and 80 % crossings bounding the measure
+    reason : (n_spectra,) str
+    """
+
+    beta: np.ndarray
+    e20: np.ndarray
+    e80: np.ndarray
+    reason: np.ndarray
+
+
+def _integral_position(
+    energy: np.ndarray, norm: np.ndarray, start: float, lo: float, hi: float
+) -> np.ndarray:
+    e_lo = first_crossing(energy, norm, lo, start)
+    e_hi = first_crossing(energy, norm, hi, start)
+    grid = uniform_grid(energy, (start, energy[-1]))
+    if grid is None:
+        return np.full(norm.shape[0], np.nan)
+    on_grid = interp_rows(grid, energy, norm)
+    rise = (np.clip(on_grid, lo, hi) - lo) / (hi - lo)
+    # below the first crossing of `lo` the clipped rise is 0, so integrating from the
+    # window start equals integrating from E_lo; trapezoids up to the last grid point
+    # below E_hi, then one partial trapezoid up to E_hi where the rise is exactly 1
+    step = grid[1] - grid[0]
+    below = grid[None, :] <= e_hi[:, None]
+    seg = 0.5 * (rise[:, 1:] + rise[:, :-1]) * step
+    area = np.where(below[:, 1:], seg, 0.0).sum(axis=1)
+    last = np.clip(below.sum(axis=1) - 1, 0, grid.size - 1)
+    rows = np.arange(norm.shape[0])
+    area += 0.5 * (rise[rows, last] + 1.0) * (e_hi - grid[last])
+    return np.where(np.isfinite(e_lo) & np.isfinite(e_hi), e_hi - area, np.nan)
+
+
+def edge_positions(
+    data: Any,
+    window: tuple[float, float] = DEFAULT_EDGE_WINDOW,
+    smooth_ev: float = 1.0,
+    integral_levels: tuple[float, float] = (0.15, 1.0),
+) -> EdgeFeatures:
+    """E0, half-step energy and integral edge position of every spectrum.
+
+    Parameters
+    ----------
+    data
+        A `NormResult` (or a normalized `Series`), n_spectra spectra.
+    window
+        (lo, hi) eV where the edge is searched; crossings are searched from ``lo``.
+    smooth_ev
+        Savitzky–Golay width (eV) of the derivative used for ``e0``.
+    integral_levels
+        Normalized levels (lo, hi) bounding the integral edge position.
+
+    Returns
+    -------
+    EdgeFeatures
+    """
+    norm = as_normalized(data)
+    window = check_window(window, "window")
+    lo, hi = check_window(integral_levels, "integral_levels")
+    n_s = norm.n_spectra
+    why = reasons(n_s)
+    e0 = np.full(n_s, np.nan)
+    slope = np.full(n_s, np.nan)
+    deriv = smooth_on_window(norm.energy, norm.norm, window, smooth_ev, deriv=1)
+    if deriv is None:
+        set_reason(why, np.ones(n_s, bool), f"edge window {window} eV is outside the data")
+    else:
+        grid, d = deriv
+        peak = local_maxima(d)
+        # the highest interior maximum; none means the derivative peaks at the window's end
+        idx = np.where(peak.any(1), np.argmax(np.where(peak, d, -np.inf), axis=1), -1)
+        e0, slope = (a[:, 0] for a in refine_parabola(grid, d, idx[:, None]))
+        set_reason(why, idx < 0, "no derivative maximum inside the edge window")
+        set_reason(why, slope <= 0, "no rising edge in the edge window")
+    e_half = first_crossing(norm.energy, norm.norm, 0.5, window[0])
+    e_half[e_half > window[1]] = np.nan
+    set_reason(why, np.isnan(e_half), "normalized absorption never rises through 0.5")
+    e_int = _integral_position(norm.energy, norm.norm, window[0], lo, hi)
+    e_int[e_int > window[1]] = np.nan
+    set_reason(why, np.isnan(e_int), f"normalized absorption never rises through {hi:g}")
+    return EdgeFeatures(
+        e0=readonly(e0),
+        e0_slope=readonly(slope),
+        e_half=readonly(e_half),
+        e_integral=readonly(e_int),
+        edge_step=readonly(norm.edge_step),
+        reason=frozen_reasons(why),
+        window=window,
+        integral_levels=(lo, hi),
+        smooth_ev=float(smooth_ev),
+    )
+
+
+def edge_shape(
+    data: Any, window: tuple[float, float] = DEFAULT_EDGE_WINDOW, levels: tuple = (0.2, 0.8)
+) -> EdgeShape:
+    """Edge shape β: signed mean departure of the rising edge from its chord.
+
+    Parameters
+    ----------
+    data
+        A `NormResult` (or a normalized `Series`).
+    window
+        (lo, hi) eV; the crossings are searched from ``lo`` and must lie below ``hi``.
+    levels
+        Normalized levels bounding the measured part of the edge (default 20 % and 80 %).
+
+    Returns
+    -------
+    EdgeShape
+        ``beta`` > 0: concave edge (above its chord); < 0: convex (below its chord).
+    """
+    norm = as_normalized(data)
+    window = check_window(window, "window")
+    l_lo, l_hi = check_window(levels, "levels")
+    if not 0.0 <= l_lo < l_hi <= 1.5:
+        raise ValidationError(f"levels must satisfy 0 <= lo < hi <= 1.5; got {levels}")
+    why = reasons(norm.n_spectra)
+    e20 = first_crossing(norm.energy, norm.norm, l_lo, window[0])
+    e80 = first_crossing(norm.energy, norm.norm, l_hi, window[0])
+    missing = ~(np.isfinite(e20) & np.isfinite(e80)) | (e80 > window[1])
+    set_reason(why, missing, f"edge does not rise through {l_lo:g} and {l_hi:g} in the window")
+    grid = uniform_grid(norm.energy, window)
+    beta = np.full(norm.n_spectra, np.nan)
+    if grid is not None:
+        on_grid = interp_rows(grid, norm.energy, norm.norm)
+        inside = (grid[None, :] >= e20[:, None]) & (grid[None, :] <= e80[:, None])
+        frac = (grid[None, :] - e20[:, None]) / (e80 - e20)[:, None]
+        chord = l_lo + (l_hi - l_lo) * frac
+        count = inside.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            beta = np.where(inside, on_grid - chord, 0.0).sum(axis=1) / count / (l_hi - l_lo)
+        few = (count < 3) & ~missing
+        set_reason(why, few, "rising edge spans fewer than 3 grid points")
+        beta = np.where(missing | (count < 3), np.nan, beta)
+    else:
+        set_reason(why, np.ones(norm.n_spectra, bool), f"window {window} eV is outside the data")
+    return EdgeShape(
+        beta=readonly(beta), e20=readonly(e20), e80=readonly(e80), reason=frozen_reasons(why)
+    )
