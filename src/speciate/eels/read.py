@@ -199,7 +199,9 @@ def read(
     kwargs = {"lazy": lazy} if fmt != "msa" else {}
     try:
         signals = plugin.file_reader(str(path), **kwargs)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    # rosettasciio plugins raise many types on corrupt files (struct.error, IndexError,
+    # KeyError...); all become a ReadError naming the file, with the cause chained
+    except Exception as exc:
         raise ReadError(f"rosettasciio could not read this {fmt} file: {exc}", path) from exc
     sig = _pick_eels(list(signals), path)
     data, e_axis, info = _axes_to_image(sig, path)
