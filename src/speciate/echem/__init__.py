@@ -10,18 +10,27 @@ from speciate.echem.capacity import (
     capacity_per_cycle,
     half_cycle_summary,
 )
+from speciate.echem.curves import Curves, curves
 from speciate.echem.cycles import Segmentation, segment
 from speciate.echem.cycling import Cycling
+from speciate.echem.dqdv import DQDV, dqdv
 from speciate.echem.read import column_maps, read
+from speciate.echem.sync import SyncTable, sync
 
 __all__ = [
+    "DQDV",
+    "Curves",
     "CycleSummary",
     "Cycling",
     "HalfCycleSummary",
     "Segmentation",
+    "SyncTable",
     "capacity_per_cycle",
     "column_maps",
+    "curves",
+    "dqdv",
     "half_cycle_summary",
     "read",
     "segment",
+    "sync",
 ]
