@@ -1,0 +1,329 @@
+"""Standards -> one design matrix on the data grid, with coverage and collinearity checks.
+
+Every fit in `speciate.fit` starts here: the data (a `NormResult` or a normalized
+`Series`) is cut to the fit window, and every standard (experimental or theoretical,
+on any grid) becomes a cubic spline that is evaluated on the data grid once, or at
+shifted energies when per-standard shifts are fitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.interpolate import CubicSpline
+
+from speciate.errors import FitError, ValidationError
+from speciate.series import Series
+
+__all__ = ["Design", "FitData", "Standards", "as_fit_data", "as_standards", "make_design"]
+
+_ARRAYS = ("norm", "flat", "mu")
+# Two standards whose shapes on the fit window agree to this cosine are the same spectrum.
+_DUPLICATE_COSINE = 1.0 - 1e-8
+# Above this condition number (columns scaled to unit norm) the weights are not determined:
+# noise is amplified ~cond times (the six Mn oxide standards together give ~100).
+_MAX_CONDITION = 2e3
+
+
+def _readonly(a: Any, dtype: Any = float) -> np.ndarray:
+    out = np.array(a, dtype=dtype, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class FitData:
+    """The spectra to fit, on their own grid, before windowing.
+
+    Attributes
+    ----------
+    energy : (n_energy,) eV
+    values : (n_spectra, n_energy) the fitted array (``norm`` by default)
+    e0 : (n_spectra,) eV or None when unknown
+    labels, time, coords : carried from the input
+    """
+
+    energy: np.ndarray
+    values: np.ndarray
+    e0: np.ndarray | None
+    labels: tuple[str, ...]
+    time: np.ndarray | None
+    coords: Any
+
+
+@dataclass(frozen=True, eq=False)
+class Standards:
+    """Reference spectra, each kept on its own grid as a cubic spline.
+
+    Attributes
+    ----------
+    names : (k,) standard names (labels)
+    energies : k arrays (n_energy_j,) eV
+    values : k arrays (n_energy_j,)
+    coords : per-standard coordinates (``phase``, ``radius``...) as (k,) arrays
+    """
+
+    names: tuple[str, ...]
+    energies: tuple[np.ndarray, ...]
+    values: tuple[np.ndarray, ...]
+    coords: dict[str, np.ndarray]
+
+    @property
+    def k(self) -> int:
+        """Number of standards."""
+        return len(self.names)
+
+    def splines(self) -> list[CubicSpline]:
+        """One cubic spline per standard (natural ends; never used outside its grid)."""
+        return [CubicSpline(e, v, bc_type="natural") for e, v in zip(self.energies, self.values)]
+
+    def select(self, idx: Sequence[int]) -> Standards:
+        """The standards at positions ``idx``."""
+        idx = [int(i) for i in idx]
+        return Standards(
+            names=tuple(self.names[i] for i in idx),
+            energies=tuple(self.energies[i] for i in idx),
+            values=tuple(self.values[i] for i in idx),
+            coords={key: val[idx] for key, val in self.coords.items()},
+        )
+
+
+def _values_of(obj: Any, array: str, what: str) -> tuple[np.ndarray, np.ndarray]:
+    if array not in _ARRAYS:
+        raise ValidationError(f"array must be one of {list(_ARRAYS)}; got {array!r}")
+    if isinstance(obj, Series):
+        return obj.energy, obj.mu
+    if hasattr(obj, "norm") and hasattr(obj, "edge_step") and hasattr(obj, "energy"):
+        return np.asarray(obj.energy, dtype=float), np.asarray(getattr(obj, array), dtype=float)
+    raise ValidationError(
+        f"{what} must be a NormResult or an already-normalized Series; got {type(obj).__name__}"
+    )
+
+
+def as_fit_data(data: Any, array: str = "norm") -> FitData:
+    """Turn a `NormResult` (its ``array``) or a normalized `Series` into `FitData`.
+
+    All-NaN spectra are rejected here, naming them.
+    """
+    energy, values = _values_of(data, array, "data")
+    values = np.atleast_2d(values)
+    all_nan = np.isnan(values).all(axis=1)
+    if all_nan.any():
+        bad = np.nonzero(all_nan)[0]
+        raise FitError(
+            f"data spectra {bad[:10].tolist()} are all NaN ({bad.size} of {values.shape[0]}); "
+            "drop them before fitting"
+        )
+    if isinstance(data, Series):
+        e0 = data.coords.get("e0")
+        e0 = None if e0 is None else np.asarray(e0, dtype=float)
+    else:
+        e0 = np.asarray(data.e0, dtype=float)
+    return FitData(
+        energy=np.asarray(energy, dtype=float),
+        values=values,
+        e0=e0,
+        labels=tuple(data.labels),
+        time=data.time,
+        coords=dict(data.coords),
+    )
+
+
+def as_standards(standards: Any, array: str = "norm") -> Standards:
+    """Collect standards from a `NormResult`/`Series` or a sequence of them.
+
+    Every spectrum of every item is one standard, named by its label. Per-spectrum
+    coords (``phase``, ``radius``, ``engine``...) are kept where all items have them.
+    """
+    items = [standards] if not isinstance(standards, (list, tuple)) else list(standards)
+    if not items:
+        raise FitError("no standards given; expected at least one")
+    names: list[str] = []
+    energies: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    coord_parts: list[dict[str, np.ndarray]] = []
+    for n, item in enumerate(items):
+        energy, vals = _values_of(item, array, f"standards[{n}]")
+        vals = np.atleast_2d(vals)
+        bad = ~np.isfinite(vals)
+        if bad.any():
+            row = int(np.nonzero(bad.any(axis=1))[0][0])
+            raise FitError(
+                f"standard {item.labels[row]!r} has {int(bad[row].sum())} NaN/inf value(s); "
+                "standards must be finite"
+            )
+        for row in range(vals.shape[0]):
+            names.append(str(item.labels[row]))
+            energies.append(_readonly(energy))
+            values.append(_readonly(vals[row]))
+        coord_parts.append({key: np.asarray(val) for key, val in item.coords.items()})
+    shared = set.intersection(*(set(c) for c in coord_parts)) if coord_parts else set()
+    coords = {key: np.concatenate([c[key] for c in coord_parts]) for key in sorted(shared)}
+    if len(set(names)) != len(names):
+        dup = sorted({x for x in names if names.count(x) > 1})
+        raise FitError(f"standard names must be unique; repeated: {dup}")
+    return Standards(tuple(names), tuple(energies), tuple(values), coords)
+
+
+def fit_window(
+    data: FitData,
+    e_range: tuple[float, float],
+    relative_to: str,
+    e0: float | None,
+) -> tuple[np.ndarray, float | None]:
+    """Boolean mask of the data grid inside the fit window, and the reference E0 used (eV)."""
+    lo, hi = (float(x) for x in e_range)
+    if not lo < hi:
+        raise ValidationError(f"e_range must be (start, end) with start < end; got {e_range}")
+    if relative_to == "absolute":
+        ref = None
+        window = (lo, hi)
+    elif relative_to == "e0":
+        if e0 is not None:
+            ref = float(e0)
+        elif data.e0 is not None:
+            ref = float(np.median(data.e0))
+        else:
+            raise ValidationError(
+                "relative_to='e0' needs an edge energy: pass e0= or data with E0 (a NormResult "
+                "or a Series with an 'e0' coordinate); or use relative_to='absolute'"
+            )
+        window = (ref + lo, ref + hi)
+    else:
+        raise ValidationError(f"relative_to must be 'e0' or 'absolute'; got {relative_to!r}")
+    mask = (data.energy >= window[0]) & (data.energy <= window[1])
+    if not mask.any():
+        raise FitError(
+            f"the fit window {window[0]:.2f}..{window[1]:.2f} eV holds no data points "
+            f"(data span {data.energy[0]:.2f}..{data.energy[-1]:.2f} eV)"
+        )
+    return mask, ref
+
+
+@dataclass(frozen=True, eq=False)
+class Design:
+    """Standards evaluated on the data's fit window.
+
+    Attributes
+    ----------
+    energy : (n_energy,) eV, the data grid inside the fit window
+    y : (n_spectra, n_energy) the data inside the window
+    matrix : (n_energy, k) the standards on that grid (unshifted)
+    names : (k,) standard names
+    splines : k cubic splines of the standards (for shifted evaluation)
+    e0 : reference E0 of the window (eV), or None for an absolute window
+    """
+
+    energy: np.ndarray
+    y: np.ndarray
+    matrix: np.ndarray
+    names: tuple[str, ...]
+    splines: tuple[CubicSpline, ...]
+    e0: float | None
+
+    def shifted(self, shifts: np.ndarray, derivative: bool = False) -> np.ndarray:
+        """Standards at ``energy - shift``, shape (n_spectra, n_energy, k).
+
+        ``shifts`` (n_spectra, k) in eV; with ``derivative=True`` the energy
+        derivative of each standard at the same points (per eV).
+        """
+        shifts = np.asarray(shifts, dtype=float)
+        out = np.empty((shifts.shape[0], self.energy.size, len(self.splines)))
+        for j, spline in enumerate(self.splines):  # k <= a handful of standards
+            points = self.energy[None, :] - shifts[:, j, None]
+            out[:, :, j] = spline(points, 1) if derivative else spline(points)
+        return out
+
+
+def make_design(
+    data: FitData,
+    standards: Standards,
+    mask: np.ndarray,
+    e0: float | None,
+    max_shift: float = 0.0,
+) -> Design:
+    """Evaluate the standards on the data's fit window and check they can be fitted.
+
+    Raises
+    ------
+    FitError
+        When a standard does not cover the window (widened by ``max_shift`` eV), when
+        the window has fewer points than standards, when data are not finite inside the
+        window, or when standards are duplicate or collinear (naming them).
+    """
+    energy = data.energy[mask]
+    lo, hi = energy[0] - max_shift, energy[-1] + max_shift
+    short = [
+        f"{name!r} ({e[0]:.2f}..{e[-1]:.2f} eV)"
+        for name, e in zip(standards.names, standards.energies)
+        if e[0] > lo + 1e-9 or e[-1] < hi - 1e-9
+    ]
+    if short:
+        raise FitError(
+            f"standards must cover the fit range {lo:.2f}..{hi:.2f} eV"
+            + (f" (window ± max_shift {max_shift:g} eV)" if max_shift else "")
+            + f"; these do not: {', '.join(short)}"
+        )
+    k = standards.k
+    if k > energy.size:
+        raise FitError(
+            f"{k} standards but only {energy.size} data points in the fit window "
+            f"{energy[0]:.2f}..{energy[-1]:.2f} eV; need more points than standards"
+        )
+    y = data.values[:, mask]
+    bad = ~np.isfinite(y)
+    if bad.any():
+        rows = np.nonzero(bad.any(axis=1))[0]
+        raise FitError(
+            f"data spectra {rows[:10].tolist()} have NaN/inf inside the fit window "
+            f"({int(bad.sum())} value(s)); expected finite values"
+        )
+    splines = tuple(standards.splines())
+    matrix = np.stack([s(energy) for s in splines], axis=1)
+    check_collinearity(matrix, standards.names)
+    return Design(
+        energy=_readonly(energy),
+        y=_readonly(y),
+        matrix=_readonly(matrix),
+        names=standards.names,
+        splines=splines,
+        e0=e0,
+    )
+
+
+def check_collinearity(matrix: np.ndarray, names: Sequence[str]) -> None:
+    """Raise `FitError` naming duplicate or (near-)collinear standards.
+
+    Parameters
+    ----------
+    matrix
+        (n_energy, k) standards on the fit grid.
+    names
+        (k,) their names.
+    """
+    norms = np.linalg.norm(matrix, axis=0)
+    zero = np.nonzero(norms == 0)[0]
+    if zero.size:
+        raise FitError(f"standards {[names[i] for i in zero]} are zero on the whole fit window")
+    unit = matrix / norms
+    cosine = unit.T @ unit
+    iu = np.triu_indices(len(names), 1)
+    dup = np.nonzero(cosine[iu] > _DUPLICATE_COSINE)[0]
+    if dup.size:
+        pairs = [f"{names[iu[0][d]]!r} and {names[iu[1][d]]!r}" for d in dup]
+        raise FitError(
+            f"duplicate standards on the fit window (same shape): {'; '.join(pairs)}; "
+            "drop one of each pair"
+        )
+    sv, vt = np.linalg.svd(unit, full_matrices=False)[1:]
+    cond = sv[0] / sv[-1] if sv[-1] > 0 else np.inf
+    if cond > _MAX_CONDITION:
+        v = np.abs(vt[-1])
+        involved = [names[i] for i in np.nonzero(v > 0.1 * v.max())[0]]
+        raise FitError(
+            f"standards {involved} are collinear on the fit window (condition number "
+            f"{cond:.3g} > {_MAX_CONDITION:.0f}): one is a combination of the others; drop one"
+        )

@@ -1,0 +1,263 @@
+"""`lcf`: batched linear-combination fitting of a whole series against standards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from speciate.errors import FitError, ValidationError
+from speciate.fit.design import (
+    Design,
+    FitData,
+    Standards,
+    as_fit_data,
+    as_standards,
+    fit_window,
+    make_design,
+)
+from speciate.fit.results import LCFResult
+from speciate.fit.solvers import FREE, HI, LO, QPSolution, enumerate_states, solve_shared
+from speciate.provenance import make_provenance
+
+__all__ = ["lcf", "parse_bounds", "prepare", "solve_plain"]
+
+
+def _readonly(a: Any, dtype: Any = float) -> np.ndarray:
+    out = np.array(a, dtype=dtype, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+def parse_bounds(bounds: Any, k: int, sum_to_one: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds as two (k,) arrays; ``None`` on either side means unbounded.
+
+    ``bounds`` is ``(lo, hi)`` with scalars or (k,) sequences, or ``None``.
+    """
+    if bounds is None:
+        bounds = (None, None)
+    try:
+        lo_in, hi_in = bounds
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"bounds must be (lo, hi) or None; got {bounds!r}") from exc
+    lo = np.broadcast_to(np.asarray(-np.inf if lo_in is None else lo_in, dtype=float), (k,))
+    hi = np.broadcast_to(np.asarray(np.inf if hi_in is None else hi_in, dtype=float), (k,))
+    if (lo > hi).any():
+        raise ValidationError(f"bounds need lo <= hi for every standard; got lo={lo}, hi={hi}")
+    if sum_to_one and not (lo.sum() <= 1.0 <= hi.sum()):
+        raise ValidationError(
+            f"weights summing to 1 cannot satisfy bounds lo={lo.tolist()}, hi={hi.tolist()} "
+            f"(Σlo = {lo.sum():g}, Σhi = {hi.sum():g})"
+        )
+    return lo.copy(), hi.copy()
+
+
+def solve_plain(
+    matrix: np.ndarray,
+    y: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    sum_to_one: bool,
+    states: np.ndarray | None = None,
+) -> QPSolution:
+    """Exact bounded (and sum-to-one) least squares of every row of ``y`` on ``matrix``.
+
+    Parameters
+    ----------
+    matrix
+        (n_energy, k) standards on the data grid, shared by all spectra.
+    y
+        (n_spectra, n_energy) data.
+    lo, hi
+        (k,) bounds.
+    sum_to_one
+        Constrain the weights to sum to one.
+    states
+        Active sets to try, (n_sets, k) or grouped (n_groups, n_sets, k); default all.
+    """
+    if states is None:
+        states = enumerate_states(matrix.shape[1], lo, hi, sum_to_one)
+    g = matrix.T @ matrix
+    b = y @ matrix
+    return solve_shared(g, b, lo, hi, sum_to_one, states)
+
+
+def prepare(
+    data: Any,
+    standards: Any,
+    e_range: tuple[float, float],
+    relative_to: str,
+    e0: float | None,
+    array: str,
+    max_shift: float = 0.0,
+) -> tuple[FitData, Standards, Design]:
+    """Validate inputs and build the design on the fit window (shared by every fit)."""
+    fit_data = as_fit_data(data, array)
+    stds = as_standards(standards, array)
+    mask, ref = fit_window(fit_data, e_range, relative_to, e0)
+    design = make_design(fit_data, stds, mask, ref, max_shift)
+    return fit_data, stds, design
+
+
+def fit_statistics(
+    y: np.ndarray, fit: np.ndarray, n_free: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Residual, chi2, reduced chi2 and R-factor per spectrum."""
+    residual = y - fit
+    chi2 = (residual**2).sum(axis=1)
+    dof = y.shape[1] - n_free
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reduced = np.where(dof > 0, chi2 / np.maximum(dof, 1), np.nan)
+        r_factor = chi2 / (y**2).sum(axis=1)
+    return residual, chi2, reduced, r_factor
+
+
+def build_result(
+    fit_data: FitData,
+    design: Design,
+    weights: np.ndarray,
+    states: np.ndarray,
+    cov_unit: np.ndarray,
+    basis: np.ndarray,
+    sum_to_one: bool,
+    shifts: np.ndarray | None,
+    e_range: tuple[float, float],
+    provenance: dict[str, Any],
+) -> LCFResult:
+    """Statistics and uncertainties from a solved fit, as an `LCFResult`.
+
+    ``cov_unit`` (n_s, p, p) is the covariance for unit noise; it is scaled by the
+    reduced chi2 of each spectrum. Free parameters are the FREE entries of ``states``
+    (weights off their bounds and fitted shifts) minus one for sum-to-one.
+    """
+    k = weights.shape[1]
+    n_free = (states == FREE).sum(axis=1) - int(sum_to_one)
+    fit = np.einsum("sek,sk->se", basis, weights) if basis.shape[0] > 1 else weights @ basis[0].T
+    residual, chi2, reduced, r_factor = fit_statistics(design.y, fit, n_free)
+    var = np.clip(np.diagonal(cov_unit, axis1=1, axis2=2), 0.0, None) * reduced[:, None]
+    err = np.sqrt(var)
+    return LCFResult(
+        energy=design.energy,
+        data=design.y,
+        fit=_readonly(fit),
+        residual=_readonly(residual),
+        basis=_readonly(basis),
+        weights=_readonly(weights),
+        stderr=_readonly(err[:, :k]),
+        total=_readonly(weights.sum(axis=1)),
+        shifts=None if shifts is None else _readonly(shifts),
+        shifts_stderr=None if shifts is None else _readonly(err[:, k : 2 * k]),
+        r_factor=_readonly(r_factor),
+        chi2=_readonly(chi2),
+        reduced_chi2=_readonly(reduced),
+        n_free=_readonly(n_free, int),
+        at_bound=_readonly((states[:, :k] == LO) | (states[:, :k] == HI), bool),
+        standards=design.names,
+        labels=fit_data.labels,
+        time=fit_data.time,
+        coords=fit_data.coords,
+        e0=design.e0,
+        e_range=(float(e_range[0]), float(e_range[1])),
+        provenance=provenance,
+    )
+
+
+def lcf(
+    data: Any,
+    standards: Any,
+    *,
+    e_range: tuple[float, float] = (-20.0, 60.0),
+    relative_to: str = "e0",
+    e0: float | None = None,
+    array: str = "norm",
+    sum_to_one: bool = True,
+    bounds: Any = (0.0, 1.0),
+    shifts: Any = None,
+    max_shift: float = 3.0,
+) -> LCFResult:
+    """Fit every spectrum as a linear combination of standards, all spectra at once.
+
+    Parameters
+    ----------
+    data
+        A `NormResult` (its ``array`` is fitted) or an already-normalized `Series`,
+        (n_spectra, n_energy).
+    standards
+        A `NormResult`/`Series` whose spectra are the standards, or a sequence of them,
+        on any energy grids (eV) covering the fit window. Each is interpolated (cubic
+        spline) onto the data grid once.
+    e_range
+        Fit window (start, end) in eV, relative to one reference E0 (``relative_to="e0"``)
+        or absolute (``relative_to="absolute"``).
+    relative_to
+        ``"e0"``: the window is ``E0 + e_range`` with E0 = ``e0`` or the median of the
+        data's E0s, so all spectra share one design matrix. ``"absolute"``: eV as given.
+    e0
+        Reference E0 in eV for ``relative_to="e0"``.
+    array
+        Which array of a `NormResult` to fit: ``"norm"`` (default, as Larch), ``"flat"``
+        or ``"mu"``.
+    sum_to_one
+        Constrain the weights of each spectrum to sum to exactly 1.
+    bounds
+        ``(lo, hi)``, scalars or (k,) sequences; ``None`` for no bound. Default (0, 1).
+    shifts
+        ``None``/``False``: no shifts. ``True``: fit one energy shift per standard and
+        spectrum (standard j used at ``E − shift_j``), within ``±max_shift``. An array
+        (k,) or (n_spectra, k) in eV: apply these fixed shifts.
+    max_shift
+        Largest fitted shift, eV; the standards must cover the window widened by it.
+
+    Returns
+    -------
+    LCFResult
+
+    Raises
+    ------
+    FitError
+        Standards not covering the window, duplicate or collinear standards, more
+        standards than points, all-NaN spectra.
+    ValidationError
+        Bad arguments (window, bounds, array name).
+    """
+    fit_shifts = shifts is True
+    fixed_shifts = None
+    if shifts is not None and shifts is not False and not fit_shifts:
+        fixed_shifts = np.asarray(shifts, dtype=float)
+    if fit_shifts and not max_shift > 0:
+        raise ValidationError(f"max_shift must be > 0 eV to fit shifts; got {max_shift}")
+    reach = max_shift if fit_shifts else 0.0
+    if fixed_shifts is not None:
+        reach = float(np.abs(fixed_shifts).max()) if fixed_shifts.size else 0.0
+    fit_data, stds, design = prepare(data, standards, e_range, relative_to, e0, array, reach)
+    n_s, k = design.y.shape[0], stds.k
+    lo, hi = parse_bounds(bounds, k, sum_to_one)
+    params = {
+        "e_range": e_range, "relative_to": relative_to, "e0": design.e0, "array": array,
+        "sum_to_one": sum_to_one, "bounds": [lo, hi], "shifts": "fitted" if fit_shifts else
+        (None if fixed_shifts is None else fixed_shifts), "max_shift": max_shift,
+    }  # fmt: skip
+    provenance = make_provenance("speciate.fit.lcf", params, standards=list(stds.names))
+    if fit_shifts or fixed_shifts is not None:
+        from speciate.fit.shifts import fit_shifted
+
+        if fixed_shifts is not None:
+            try:
+                fixed_shifts = np.broadcast_to(fixed_shifts, (n_s, k)).copy()
+            except ValueError as exc:
+                raise ValidationError(
+                    f"shifts must be True or an array of shape ({k},) or ({n_s}, {k}) eV; "
+                    f"got shape {fixed_shifts.shape}"
+                ) from exc
+        out = fit_shifted(design, lo, hi, sum_to_one, max_shift, fixed=fixed_shifts)
+        return build_result(
+            fit_data, design, out.weights, out.states, out.cov_unit, out.basis, sum_to_one,
+            out.shifts if fit_shifts else None, e_range, provenance,
+        )  # fmt: skip
+    sol = solve_plain(design.matrix, design.y, lo, hi, sum_to_one)
+    if not np.isfinite(sol.x).all():
+        raise FitError("the constrained least-squares solution is not finite")
+    return build_result(
+        fit_data, design, sol.x, sol.states, sol.cov_unit, design.matrix[None], sum_to_one,
+        None, e_range, provenance,
+    )  # fmt: skip

@@ -1,0 +1,302 @@
+"""Exact constrained least squares for many spectra at once.
+
+The problem, for every spectrum ``s``::
+
+    minimize  ½ xᵀ G_s x − b_sᵀ x        (G = MᵀM, b = Mᵀy: normal equations)
+    subject to  Σ_{j<k} x_j = 1           (optional sum-to-one over the k weights)
+                lo_j <= x_j <= hi_j        (j < k; further variables, e.g. shifts, are free)
+
+is a strictly convex quadratic programme. Its optimum is the solution of the
+equality-constrained problem on *some* active set (each weight free, on its lower
+bound, on its upper bound, or excluded = fixed at 0), and that solution has the
+lowest objective among all active sets whose solution is feasible. With k <= ~6
+weights there are few active sets, so all of them are solved in one batched call
+and the best feasible one is kept: exact, no iteration, no per-spectrum loop.
+
+When G is shared by all spectra (plain LCF) each active set is a fixed linear map
+of b, computed once. When G differs per spectrum (shift fits), the previous active
+set is tried first and only spectra whose KKT conditions fail are enumerated.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from speciate.errors import FitError
+
+__all__ = ["FIXED", "FREE", "HI", "LO", "QPSolution", "enumerate_states", "solve_batched",
+           "solve_shared"]  # fmt: skip
+
+FREE, LO, HI, FIXED = 0, 1, 2, 3
+# Feasibility slack, relative to the bound range: far below any meaningful weight.
+_TOL = 1e-10
+
+
+@dataclass(frozen=True, eq=False)
+class QPSolution:
+    """Solution of the batched problem.
+
+    Attributes
+    ----------
+    x : (n, p) the optimum
+    states : (n, p) int, per variable FREE/LO/HI/FIXED at the optimum
+    cov_unit : (n, p, p) covariance of x for unit noise variance (``σ² = 1``): the
+        constrained inverse of G restricted to the free variables, zero elsewhere
+    """
+
+    x: np.ndarray
+    states: np.ndarray
+    cov_unit: np.ndarray
+
+
+def enumerate_states(
+    k: int,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    sum_to_one: bool,
+    include: np.ndarray | None = None,
+) -> np.ndarray:
+    """Every active set worth trying for k bounded weights.
+
+    Parameters
+    ----------
+    k
+        Number of weights.
+    lo, hi
+        (k,) bounds (``±inf`` for none).
+    sum_to_one
+        Whether the weights must sum to one: then at least one weight is free, and a
+        bound that the other bounds make unreachable is never tried.
+    include
+        (k,) bool, the standards allowed in the fit; the others are excluded (fixed at 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_sets, k) int8 of FREE/LO/HI/FIXED.
+    """
+    include = np.ones(k, bool) if include is None else np.asarray(include, bool)
+    lo_in = np.where(include, lo, 0.0)
+    hi_in = np.where(include, hi, 0.0)
+    options = []
+    for j in range(k):
+        if not include[j]:
+            options.append((FIXED,))
+            continue
+        opts = [FREE]
+        others_lo = lo_in.sum() - lo_in[j]
+        others_hi = hi_in.sum() - hi_in[j]
+        # under sum-to-one a bound implied by the others' bounds is never active
+        if np.isfinite(lo[j]) and not (sum_to_one and lo[j] <= 1.0 - others_hi):
+            opts.append(LO)
+        if np.isfinite(hi[j]) and not (sum_to_one and hi[j] >= 1.0 - others_lo):
+            opts.append(HI)
+        options.append(tuple(opts))
+    states = np.array(list(itertools.product(*options)), dtype=np.int8).reshape(-1, k)
+    if sum_to_one:
+        states = states[(states == FREE).any(axis=1)]
+    if states.shape[0] == 0:
+        raise FitError("no standard is free to vary: check bounds and the standards included")
+    return states
+
+
+def _fixed_values(states: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    k = lo.size
+    w = states[..., :k]
+    vals = np.where(w == LO, lo, np.where(w == HI, hi, 0.0))
+    vals = np.where(np.isfinite(vals), vals, 0.0)
+    if states.shape[-1] > k:
+        pad = np.zeros((*states.shape[:-1], states.shape[-1] - k))
+        vals = np.concatenate([vals, pad], axis=-1)
+    return vals
+
+
+def kkt_matrix(g: np.ndarray, states: np.ndarray, k: int, sum_to_one: bool) -> np.ndarray:
+    """KKT matrices (..., p+1, p+1): stationarity rows for free variables, ``x_i = v_i``
+    rows for the others, and the sum-to-one row (or ``ν = 0`` without it)."""
+    p = g.shape[-1]
+    shape = np.broadcast_shapes(g.shape[:-2], states.shape[:-1])
+    kkt = np.zeros((*shape, p + 1, p + 1))
+    kkt[..., :p, :p] = g
+    eq = np.zeros(p)
+    eq[:k] = 1.0
+    free = states != FREE
+    kkt[..., :p, :p] = np.where(free[..., :, None], np.eye(p), kkt[..., :p, :p])
+    if sum_to_one:
+        kkt[..., :p, p] = np.where(free, 0.0, eq)
+        kkt[..., p, :p] = eq
+    else:
+        kkt[..., p, p] = 1.0
+    return kkt
+
+
+def _rhs(b: np.ndarray, states: np.ndarray, fixed: np.ndarray, sum_to_one: bool) -> np.ndarray:
+    top = np.where(states == FREE, b, fixed)
+    last = np.full((*top.shape[:-1], 1), 1.0 if sum_to_one else 0.0)
+    return np.concatenate([top, last], axis=-1)
+
+
+def _feasible(x: np.ndarray, states: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    k = lo.size
+    span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
+    tol = _TOL * np.maximum(span, 1.0)
+    w = x[..., :k]
+    ok = (w >= lo - tol) & (w <= hi + tol)
+    return (ok | (states[..., :k] != FREE)).all(axis=-1)
+
+
+def _objective(x: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
+    gx = (g @ x[..., None])[..., 0] if g.ndim > 2 else x @ g  # g is symmetric
+    return ((0.5 * gx - b) * x).sum(axis=-1)
+
+
+def _clip(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    k = lo.size
+    x = x.copy()
+    x[..., :k] = np.clip(x[..., :k], lo, hi)
+    return x
+
+
+def covariance_unit(kinv: np.ndarray, states: np.ndarray) -> np.ndarray:
+    p = states.shape[-1]
+    free = states == FREE
+    cov = kinv[..., :p, :p] * free[..., :, None] * free[..., None, :]
+    return cov
+
+
+def solve_shared(
+    g: np.ndarray,
+    b: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    sum_to_one: bool,
+    states: np.ndarray,
+) -> QPSolution:
+    """Solve for many right-hand sides sharing one G, over the given active sets.
+
+    Parameters
+    ----------
+    g
+        (p, p) normal matrix, positive definite.
+    b
+        (n, p) right-hand sides ``Mᵀy``.
+    lo, hi
+        (k,) bounds of the first k variables.
+    sum_to_one
+        Constrain the first k variables to sum to one.
+    states
+        (n_sets, p) active sets to try (see `enumerate_states`), or (n_groups, n_sets, p)
+        to solve each group of sets separately (e.g. one group per subset of standards):
+        then every output gains a leading n_groups axis.
+
+    Returns
+    -------
+    QPSolution
+        ``x`` (n, p) or (n_groups, n, p).
+    """
+    states = np.asarray(states)
+    k = lo.size
+    fixed = _fixed_values(states, lo, hi)
+    kinv = np.linalg.inv(kkt_matrix(g, states, k, sum_to_one))  # (..., sets, p+1, p+1)
+    p = g.shape[-1]
+    free = (states == FREE).astype(float)
+    # x = Kinv[:, :p] (free ⊙ b) + Kinv @ (fixed, eq): a linear map of b per active set
+    lin = kinv[..., :, :p] * free[..., None, :]
+    const = np.einsum("...ij,...j->...i", kinv, _rhs(np.zeros_like(fixed), states, fixed,
+                                                      sum_to_one))  # fmt: skip
+    x_all = np.swapaxes(lin[..., :p, :] @ b.T, -1, -2) + const[..., :, None, :p]
+    feasible = _feasible(x_all, states[..., :, None, :], lo, hi)
+    obj = _objective(x_all, g, b)
+    obj = np.where(feasible, obj, np.inf)
+    best = np.argmin(obj, axis=-2)  # (..., n)
+    if not np.isfinite(np.take_along_axis(obj, best[..., None, :], axis=-2)).all():
+        raise FitError("no feasible weights: the bounds cannot be met with weights summing to 1")
+    x = np.take_along_axis(x_all, best[..., None, :, None], axis=-3)[..., 0, :, :]
+    chosen = np.take(states, best, axis=-2) if states.ndim == 2 else np.take_along_axis(
+        states, best[..., None], axis=-2)  # fmt: skip
+    cov_sets = covariance_unit(kinv, states)  # (..., sets, p, p)
+    if states.ndim == 2:
+        cov = cov_sets[best]
+    else:
+        cov = np.take_along_axis(cov_sets, best[..., None, None], axis=-3)
+    return QPSolution(_clip(x, lo, hi), chosen, cov)
+
+
+def _kkt_ok(
+    x: np.ndarray, nu: np.ndarray, g: np.ndarray, b: np.ndarray, states: np.ndarray,
+    lo: np.ndarray, hi: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    k = lo.size
+    grad = np.einsum("nij,nj->ni", g, x) - b
+    grad[:, :k] += nu[:, None]
+    scale = _TOL * (1.0 + np.abs(b).max(axis=1, keepdims=True)) * 1e3
+    s = states[:, :k]
+    dual_ok = np.where(s == LO, grad[:, :k] >= -scale, True) & np.where(
+        s == HI, grad[:, :k] <= scale, True
+    )
+    return dual_ok.all(axis=1) & _feasible(x, states, lo, hi)
+
+
+def solve_batched(
+    g: np.ndarray,
+    b: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    sum_to_one: bool,
+    candidates: np.ndarray,
+    warm: np.ndarray,
+) -> QPSolution:
+    """Solve problems with one G per item, starting from a guessed active set.
+
+    Parameters
+    ----------
+    g
+        (n, p, p) normal matrices.
+    b
+        (n, p) right-hand sides.
+    lo, hi
+        (k,) bounds of the first k variables.
+    sum_to_one
+        Constrain the first k variables to sum to one.
+    candidates
+        (n_sets, p) active sets enumerated for items whose warm start fails, or
+        (n, n_sets, p) per item.
+    warm
+        (n, p) the active set to try first (usually the previous iteration's).
+        Variables beyond k are FREE or FIXED (at 0).
+
+    Returns
+    -------
+    QPSolution
+    """
+    n, p = b.shape
+    k = lo.size
+    fixed = _fixed_values(warm, lo, hi)
+    kkt = kkt_matrix(g, warm, k, sum_to_one)
+    sol = np.linalg.solve(kkt, _rhs(b, warm, fixed, sum_to_one)[..., None])[..., 0]
+    x, nu = sol[:, :p], sol[:, p]
+    states = np.array(warm, copy=True)
+    ok = _kkt_ok(x, nu, g, b, warm, lo, hi)
+    todo = np.nonzero(~ok)[0]
+    if todo.size:
+        cand = candidates if candidates.ndim == 3 else np.broadcast_to(
+            candidates, (n, *candidates.shape))  # fmt: skip
+        cand = cand[todo]  # (m, sets, p)
+        gt, bt = g[todo][:, None], b[todo][:, None]
+        fx = _fixed_values(cand, lo, hi)
+        sol_all = np.linalg.solve(
+            kkt_matrix(gt, cand, k, sum_to_one), _rhs(bt, cand, fx, sum_to_one)[..., None]
+        )[..., 0][..., :p]
+        obj = np.where(_feasible(sol_all, cand, lo, hi), _objective(sol_all, gt, bt), np.inf)
+        best = np.argmin(obj, axis=1)
+        if not np.isfinite(obj[np.arange(todo.size), best]).all():
+            raise FitError(
+                "no feasible weights: the bounds cannot be met with weights summing to 1"
+            )
+        x[todo] = sol_all[np.arange(todo.size), best]
+        states[todo] = cand[np.arange(todo.size), best]
+    kinv = np.linalg.inv(kkt_matrix(g, states, k, sum_to_one))
+    return QPSolution(_clip(x, lo, hi), states, covariance_unit(kinv, states))

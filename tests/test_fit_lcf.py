@@ -1,0 +1,212 @@
+"""lcf: agreement with Larch, recovery of known fractions, exact constraints, honest
+uncertainties, exports and bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import minimize
+
+from speciate import FitError, Series, ValidationError
+from speciate.fit import LCFResult, lcf
+from speciate.fit.lcf import solve_plain
+from speciate.xanes import normalize
+from test_fit_support import SIX, larch_normalized, mixtures, six_standards
+
+
+@pytest.fixture(scope="module")
+def six(mn_groups):
+    return six_standards(mn_groups)
+
+
+def test_lcf_matches_larch_weights_and_keeps_totals_exactly_one(shared, golden):
+    fits = json.loads((golden / "larch_lcf_Mn.json").read_text())["fits"]
+    for ref in fits:
+        target = larch_normalized(shared, ref["target"])
+        standards = [larch_normalized(shared, f) for f in ref["standards"]]
+        result = lcf(target, standards, e_range=(-20, 60))
+        assert result.e0 == pytest.approx(ref["target_e0"])
+        np.testing.assert_allclose(result.weights[0], ref["weights"], atol=0.05)
+        assert abs(result.total[0] - 1.0) < 1e-12
+        assert (result.weights >= 0).all() and (result.weights <= 1).all()
+        assert result.r_factor[0] == pytest.approx(ref["rfactor"], rel=0.3)
+    # Larch's own total for Mn3O4 slips to 1.023 because a weight sits on its bound
+    assert sum(fits[0]["weights"]) > 1.02
+
+
+def test_lcf_recovers_known_fractions_of_real_standards(six):
+    series, truth, _ = mixtures(six, 120, seed=2, shift=0.0)
+    result = lcf(series, six)
+    assert np.abs(result.weights - truth).mean() < 0.01
+    np.testing.assert_allclose(result.total, 1.0, atol=1e-12)
+    assert result.standards == tuple(SIX)
+
+
+def test_lcf_with_per_standard_shifts_recovers_weights(six):
+    series, truth, true_shifts = mixtures(six, 100, seed=3, shift=0.5)
+    plain = lcf(series, six)
+    result = lcf(series, six, shifts=True)
+    err = np.abs(result.weights - truth).mean()
+    assert err <= 0.02
+    assert err < np.abs(plain.weights - truth).mean()
+    np.testing.assert_allclose(result.total, 1.0, atol=1e-12)
+    big = truth > 0.3
+    assert np.median(np.abs(result.shifts - true_shifts)[big]) < 0.1
+    assert (np.abs(result.shifts) <= 3.0 + 1e-12).all()
+
+
+def test_lcf_fixed_shifts_are_applied_per_standard(six):
+    series, truth, true_shifts = mixtures(six, 20, seed=4, shift=0.5, noise=0.0005)
+    known = lcf(series, six, shifts=true_shifts)
+    none = lcf(series, six)
+    assert np.abs(known.weights - truth).max() < 0.02
+    assert known.r_factor.mean() < none.r_factor.mean()
+
+
+def test_batch_equals_one_by_one(six):
+    series, _, _ = mixtures(six, 6, seed=5)
+    batch = lcf(series, six)
+    for i in (0, 4):
+        single = lcf(series.select(i), six, e0=batch.e0)
+        np.testing.assert_allclose(single.weights[0], batch.weights[i], atol=1e-12)
+        np.testing.assert_allclose(single.stderr[0], batch.stderr[i], atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    k=st.integers(1, 5),
+    lo=st.sampled_from([0.0, -0.2, 0.05]),
+    hi=st.sampled_from([1.0, 0.6, 0.45]),
+)
+def test_solver_is_exact_constrained_optimum(seed, k, lo, hi):
+    rng = np.random.default_rng(seed)
+    n_e, n_s = 30, 8
+    if not (k * lo <= 1.0 <= k * hi):
+        return
+    matrix = rng.normal(size=(n_e, k))
+    y = rng.normal(size=(n_s, n_e))
+    lo_v, hi_v = np.full(k, lo), np.full(k, hi)
+    sol = solve_plain(matrix, y, lo_v, hi_v, True)
+    assert np.abs(sol.x.sum(axis=1) - 1.0).max() < 1e-12
+    assert (sol.x >= lo - 1e-12).all() and (sol.x <= hi + 1e-12).all()
+    for s in range(n_s):
+        ours = ((y[s] - matrix @ sol.x[s]) ** 2).sum()
+        ref = minimize(
+            lambda w, s=s: ((y[s] - matrix @ w) ** 2).sum(),
+            np.full(k, 1.0 / k),
+            method="SLSQP",
+            bounds=[(lo, hi)] * k,
+            constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}],
+            options={"ftol": 1e-12, "maxiter": 500},
+        )
+        assert ours <= ref.fun + 1e-8
+
+
+def test_stderr_covers_true_weights_about_68_percent(six):
+    # 600 noise draws of one interior mixture, fitted as one series
+    rng = np.random.default_rng(11)
+    three = [six[0], six[2], six[4]]
+    truth = np.array([0.3, 0.45, 0.25])
+    energy = np.arange(6525.0, 6610.0, 0.4)
+    clean = sum(w * np.interp(energy, s.energy, s.norm[0]) for w, s in zip(truth, three))
+    mu = clean + rng.normal(0.0, 0.003, (600, energy.size))
+    series = Series(energy, mu, coords={"e0": np.full(600, 6549.0)})
+    result = lcf(series, three)
+    inside = np.abs(result.weights - truth) <= result.stderr
+    frac = inside.mean()
+    assert 0.60 <= frac <= 0.76, frac
+    assert (result.n_free == 2).all()
+
+
+def test_result_exports_and_is_frozen(six, tmp_path):
+    series, _, _ = mixtures(six, 5, seed=6)
+    result = lcf(series, six[:3], shifts=True)
+    assert isinstance(result, LCFResult)
+    with pytest.raises(ValueError):
+        result.weights[0, 0] = 2.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.weights = None
+    table = result.to_dataframe()
+    assert list(table["label"]) == list(series.labels)
+    np.testing.assert_allclose(table[f"weight_{SIX[1]}"], result.weights[:, 1])
+    assert f"shift_{SIX[2]}" in table
+    result.to_csv(tmp_path / "w.csv")
+    assert (tmp_path / "w.csv").read_text().startswith("label,e0,")
+    result.to_netcdf(tmp_path / "w.nc")
+    with xr.open_dataset(tmp_path / "w.nc", engine="h5netcdf") as ds:
+        np.testing.assert_allclose(ds["weights"].values, result.weights)
+        assert list(ds["standard"].values) == SIX[:3]
+    text = result.report()
+    assert SIX[0] in text and "+/-" in text and "shift" in text
+    np.testing.assert_allclose(result.fit + result.residual, result.data)
+    np.testing.assert_allclose(result.components(1).sum(axis=1), result.fit[1])
+
+
+def test_absolute_window_equals_relative_window(six):
+    series, _, _ = mixtures(six, 4, seed=7)
+    rel = lcf(series, six, e_range=(-20, 60))
+    ab = lcf(series, six, e_range=(6529.0, 6609.0), relative_to="absolute")
+    np.testing.assert_allclose(rel.weights, ab.weights, atol=1e-12)
+
+
+# ----------------------------------------------------------------- bad input
+def test_standard_not_covering_range_is_named(six):
+    series, _, _ = mixtures(six, 2, seed=8)
+    short = normalize(Series(six[0].energy, six[0].mu, labels=["short"])).to_series()
+    short = short.window(None, 6580.0)
+    with pytest.raises(FitError, match="short"):
+        lcf(series, [six[1], short])
+
+
+def test_duplicate_standards_are_named(six):
+    series, _, _ = mixtures(six, 2, seed=8)
+    copy = six[0].to_series().replace(labels=["copy_of_MnO"])
+    with pytest.raises(FitError, match=r"duplicate.*copy_of_MnO"):
+        lcf(series, [six[0], six[2], copy])
+
+
+def test_collinear_standards_are_named(six):
+    series, _, _ = mixtures(six, 2, seed=8)
+    a, b = six[0].to_series(), six[4].to_series()
+    grid = a.energy[(a.energy > 6450) & (a.energy < 6700)]
+    mix = Series(grid, 0.5 * a.interpolate(grid).mu + 0.5 * b.interpolate(grid).mu,
+                 labels=["half_half"])  # fmt: skip
+    with pytest.raises(FitError, match=r"02_MnO.*half_half.*collinear"):
+        lcf(series, [a, b, mix])
+
+
+def test_more_standards_than_points(six):
+    series, _, _ = mixtures(six, 2, seed=8)
+    with pytest.raises(FitError, match="6 standards but only"):
+        lcf(series, six, e_range=(0.0, 1.0))
+
+
+def test_all_nan_spectra_are_named(six):
+    norm = six[1]
+    both = normalize(Series(norm.energy, np.vstack([norm.mu, norm.mu])))
+    bad = dataclasses.replace(
+        both, norm=np.vstack([both.norm[0], np.full_like(both.norm[1], np.nan)])
+    )
+    with pytest.raises(FitError, match=r"\[1\] are all NaN"):
+        lcf(bad, six[:3])
+
+
+def test_bad_arguments_say_what_was_expected(six):
+    series, _, _ = mixtures(six, 2, seed=8)
+    with pytest.raises(ValidationError, match="relative_to"):
+        lcf(series, six, relative_to="edge")
+    with pytest.raises(ValidationError, match="summing to 1"):
+        lcf(series, six, bounds=(0.0, 0.1))
+    with pytest.raises(ValidationError, match="e_range"):
+        lcf(series, six, e_range=(10, -10))
+    with pytest.raises(ValidationError, match="NormResult"):
+        lcf(series.mu, six)
+    with pytest.raises(ValidationError, match="needs an edge energy"):
+        lcf(series.replace(coords={}), six)
