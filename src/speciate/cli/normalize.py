@@ -1,0 +1,126 @@
+"""`speciate normalize INPUTS... -o out.nc [--plot out.png]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from speciate.cli._common import console, parse_float_list
+from speciate.cli.info import (
+    DuplicatesOpt,
+    EnergyOpt,
+    GroupOpt,
+    MuOpt,
+    ReferenceOpt,
+    SortOpt,
+    parse_group,
+)
+from speciate.errors import ValidationError
+
+_SHOWN_ROWS = 12
+
+
+def parse_range(text: str, name: str) -> tuple[float, float | None]:
+    """``"-200,-30"`` -> (-200.0, -30.0); ``"50,"`` -> (50.0, None) (open end)."""
+    parts = text.split(",")
+    if len(parts) != 2 or not parts[0].strip():
+        raise ValidationError(f"{name} expects 'start,end' in eV relative to E0; got {text!r}")
+    start = parse_float_list(parts[0], name)[0]
+    end = parse_float_list(parts[1], name)[0] if parts[1].strip() else None
+    return start, end
+
+
+def plot_normalized(result, path: Path) -> None:
+    """Save a figure of every normalized spectrum, atomically."""
+    from matplotlib.figure import Figure
+
+    from speciate._atomic import atomic_path
+
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    colors = __import__("matplotlib").colormaps["viridis"]
+    n = result.n_spectra
+    for i in range(n):
+        ax.plot(result.energy, result.norm[i], lw=0.8, color=colors(i / max(n - 1, 1)))
+    ax.set_xlabel("energy (eV)")
+    ax.set_ylabel("normalized μ(E)")
+    lo, hi = float(result.e0.min()), float(result.e0.max())
+    ax.set_xlim(max(result.energy[0], lo - 50), min(result.energy[-1], hi + 100))
+    ax.set_title(f"{n} spectra, E0 {lo:.1f}-{hi:.1f} eV")
+    fmt = path.suffix.lstrip(".") or "png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=fmt, dpi=120)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``normalize`` command."""
+
+    @app.command()
+    def normalize(
+        inputs: Annotated[
+            list[str], typer.Argument(help="Files, folders or glob patterns, in order.")
+        ],
+        output: Annotated[Path, typer.Option("--output", "-o", help="NetCDF file to write (.nc).")],
+        plot: Annotated[
+            Path | None, typer.Option("--plot", help="Also save a figure (png, pdf, svg).")
+        ] = None,
+        energy: EnergyOpt = None,
+        mu: MuOpt = None,
+        reference: ReferenceOpt = None,
+        group: GroupOpt = None,
+        duplicates: DuplicatesOpt = "error",
+        sort: SortOpt = False,
+        grid: Annotated[
+            str | None,
+            typer.Option("--grid", help="Different grids: interpolate onto 'first' or 'union'."),
+        ] = None,
+        e0: Annotated[
+            float | None, typer.Option("--e0", help="Edge energy (eV) for every spectrum.")
+        ] = None,
+        pre: Annotated[
+            str, typer.Option("--pre", help="Pre-edge range 'start,end', eV relative to E0.")
+        ] = "-200,-30",
+        post: Annotated[
+            str, typer.Option("--post", help="Post-edge range 'start,end' (end may be empty).")
+        ] = "50,",
+        post_order: Annotated[int, typer.Option("--post-order", help="Post-edge degree.")] = 2,
+        kind: Annotated[str, typer.Option("--kind", help="What to write: norm or flat.")] = "norm",
+    ) -> None:
+        """Read spectra, normalize them all at once and write a NetCDF series."""
+        import speciate.io as sio
+        from speciate.xanes import normalize as normalize_series
+
+        if kind not in ("norm", "flat"):
+            raise ValidationError(f"--kind must be 'norm' or 'flat'; got {kind!r}")
+        pre_range = parse_range(pre, "--pre")
+        if pre_range[1] is None:
+            raise ValidationError(f"--pre needs both ends; got {pre!r}")
+        post_range = parse_range(post, "--post")
+        series = sio.read_many(
+            inputs,
+            grid=grid,
+            energy=energy,
+            mu=mu,
+            reference=reference,
+            group=parse_group(group),
+            duplicates=duplicates,
+            sort=sort,
+        )
+        result = normalize_series(
+            series, e0=e0, pre=pre_range, post=post_range, post_order=post_order
+        )
+        result.to_series(kind).to_netcdf(output)
+        if plot is not None:
+            plot_normalized(result, plot)
+        table = Table("label", "E0 (eV)", "edge step")
+        for i in range(min(result.n_spectra, _SHOWN_ROWS)):
+            table.add_row(result.labels[i], f"{result.e0[i]:.2f}", f"{result.edge_step[i]:.4g}")
+        if result.n_spectra > _SHOWN_ROWS:
+            table.add_row(f"... {result.n_spectra - _SHOWN_ROWS} more", "", "")
+        console.print(table)
+        console.print(f"wrote {result.n_spectra} {kind} spectra to {output}", highlight=False)
+        if plot is not None:
+            console.print(f"wrote figure {plot}", highlight=False)

@@ -1,0 +1,67 @@
+"""`speciate normalize INPUTS... -o out.nc [--plot out.png]`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import speciate.io as sio
+from speciate.cli import main
+from speciate.cli.normalize import parse_range
+from speciate.errors import ValidationError
+
+
+def test_normalize_operando_folder_writes_series_and_plot(capsys, shared_data, tmp_path):
+    folder = shared_data / "operando" / "perex_LNO_NiK" / "XAS_normalized"
+    out, png = tmp_path / "op2.nc", tmp_path / "op2.png"
+    code = main(["normalize", str(folder), "-o", str(out), "--plot", str(png)])
+    assert code == 0, capsys.readouterr().err
+    s = sio.read(out)
+    assert s.n_spectra == 58
+    assert s.time is not None and np.all(np.diff(s.time) > np.timedelta64(0, "s"))
+    # the edge moves up during charge, as the index of this series says (8349.6 -> 8353.2)
+    assert s.coords["e0"][0] == pytest.approx(8349.6, abs=0.5)
+    assert s.coords["e0"][-1] == pytest.approx(8353.2, abs=0.5)
+    # already-normalized input keeps an edge step near 1 and a post-edge near 1
+    np.testing.assert_allclose(s.coords["edge_step"], 1.0, atol=0.05)
+    assert s.meta["normalization"]["kind"] == "norm"
+    assert len(s.meta["sources"]) == 58
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "wrote 58 norm spectra" in capsys.readouterr().out
+
+
+def test_normalize_project_needs_grid_and_then_orders_mn_valences(capsys, shared_data, tmp_path):
+    prj = shared_data / "xanes" / "xraylarch" / "Mn.prj"
+    out = tmp_path / "mn.nc"
+    code = main(["normalize", str(prj), "-o", str(out)])
+    assert code == 1
+    assert "different energy grid" in capsys.readouterr().err
+    assert not out.exists()
+    code = main(["normalize", str(prj), "--grid", "union", "-o", str(out), "--pre=-150,-30"])
+    assert code == 0
+    s = sio.read(out)
+    e0 = dict(zip(s.labels, s.coords["e0"]))
+    assert e0["Mn foil"] < e0["MnO"] < e0["Mn2O3x"] < e0["Li2MnO3"]
+
+
+def test_normalize_with_expressions_on_raw_beamline_file(capsys, shared_data, tmp_path):
+    path = shared_data / "xanes" / "xraylarch" / "APS10BM_2019_MnO2.dat"
+    out = tmp_path / "mno2.nc"
+    args = ["normalize", str(path), "-o", str(out), "--mu", "ln(io/it)"]
+    code = main([*args, "--duplicates", "mean", "--kind", "flat"])
+    assert code == 0, capsys.readouterr().err
+    s = sio.read(out)
+    assert s.coords["e0"][0] == pytest.approx(6557.0, abs=1.0)
+    assert s.meta["expressions"]["mu"] == "ln(io/it)"
+    assert s.meta["normalization"]["kind"] == "flat"
+    post = s.mu[0, s.energy > s.coords["e0"][0] + 150]
+    assert np.mean(post) == pytest.approx(1.0, abs=0.05)
+
+
+def test_parse_range_accepts_open_end_and_rejects_junk():
+    assert parse_range("-200,-30", "--pre") == (-200.0, -30.0)
+    assert parse_range("50,", "--post") == (50.0, None)
+    with pytest.raises(ValidationError, match="--pre"):
+        parse_range("-200", "--pre")
+    with pytest.raises(ValidationError, match="--post"):
+        parse_range("a,b", "--post")
