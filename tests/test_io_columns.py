@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import speciate.io as sio
 from speciate.errors import ReadError
@@ -168,3 +173,39 @@ def test_meta_records_source_and_provenance(mn_groups):
     assert prov["function"] == "speciate.io.read"
     assert prov["parameters"]["energy"] == "energy_shifted_eV"
     assert prov["parameters"]["duplicates"] == "error"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(2, 40),
+    seed=st.integers(0, 2**32 - 1),
+    style=st.sampled_from(["whitespace", "tab", "comma", "semicolon", "semicolon_comma"]),
+    hashed=st.booleans(),
+    free_text=st.lists(
+        st.text(alphabet=st.characters(min_codepoint=65, max_codepoint=122), min_size=1),
+        max_size=4,
+    ),
+)
+def test_written_tables_read_back_exactly(n, seed, style, hashed, free_text):
+    rng = np.random.default_rng(seed)
+    energy = 6400 + np.cumsum(rng.uniform(0.05, 10.0, n)).round(4)
+    mu = rng.normal(size=n).round(6)
+    i0 = rng.uniform(1e3, 1e6, n).round(1)
+    sep = {"whitespace": "  ", "tab": "\t", "comma": ",", "semicolon": ";"}.get(style, ";")
+
+    def cell(x: float) -> str:
+        text = repr(float(x))
+        return text.replace(".", ",") if style == "semicolon_comma" else text
+
+    prefix = "# " if hashed else ""
+    lines = [f"{prefix}{t}" for t in free_text]
+    lines.append(prefix + sep.join(["energy", "mu", "i0"]))
+    lines += [sep.join(cell(v) for v in row) for row in zip(energy, mu, i0)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "table.txt"
+        path.write_text("\n".join(lines) + "\n")
+        s = sio.read(path, reference="i0")
+    np.testing.assert_array_equal(s.energy, energy)
+    np.testing.assert_array_equal(s.mu[0], mu)
+    np.testing.assert_array_equal(s.reference[0], i0)
+    assert s.meta["columns_found"] == ["energy", "mu", "i0"]

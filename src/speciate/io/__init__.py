@@ -31,6 +31,7 @@ from speciate.io.registry import (
     run_reader,
     select_group,
 )
+from speciate.provenance import make_provenance
 from speciate.series import Series
 
 __all__ = [
@@ -155,6 +156,13 @@ def read(
     )
 
 
+def _grid_text(grid: Any) -> Any:
+    if grid is None or isinstance(grid, str):
+        return grid
+    arr = np.asarray(grid, dtype=float)
+    return {"n": int(arr.size), "min": float(arr.min()), "max": float(arr.max())}
+
+
 def natural_key(path: PathLike) -> list[Any]:
     """Sort key putting ``scan_2`` before ``scan_10``."""
     parts = re.split(r"(\d+)", Path(path).name)
@@ -241,7 +249,9 @@ def read_many(
     try:
         stacked = Series.concat(parts, grid=grid)
     except SpeciateError as exc:
-        raise ValidationError(f"cannot stack {len(parts)} spectra: {exc}") from exc
+        raise ValidationError(
+            f"cannot stack {len(parts)} spectra: {exc} (command line: --grid first|union)"
+        ) from exc
     meta = dict(stacked.meta)
     sources: dict[str, Any] = {}
     for s in parts:
@@ -251,6 +261,11 @@ def read_many(
     meta["sources"] = list(sources.values())
     for key in ("source", "athena", "header", "xdi", "soleil", "comments"):
         meta.pop(key, None)  # per-file facts of the first file only; kept in "sources"
+    meta["provenance"] = make_provenance(
+        "speciate.io.read_many",
+        {**{k: v for k, v in vars(options).items()}, "format": format, "grid": _grid_text(grid)},
+        inputs=[{"name": src.get("name"), "sha256": src.get("sha256")} for src in sources.values()],
+    )
     coords = dict(stacked.coords)
     coords.setdefault("source", np.array(names))
     return stacked.replace(coords=coords, meta=meta)

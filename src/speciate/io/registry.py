@@ -202,7 +202,7 @@ def run_reader(fmt: Format, path: Path, options: ReadOptions) -> list[Series]:
         groups = fmt.read_groups(path, options)
     except SpeciateError:
         raise
-    except (OSError, EOFError, zlib.error, UnicodeError, MemoryError) as exc:
+    except (OSError, EOFError, zlib.error, UnicodeError) as exc:
         raise ReadError(f"cannot read as {fmt.name}: {type(exc).__name__}: {exc}", path) from exc
     if not groups:
         raise ReadError(f"no spectra found (read as {fmt.name})", path)
