@@ -311,3 +311,23 @@ def _cached(name: str) -> Structure:
             warnings.simplefilter("ignore")
             _CACHE[name] = load(name)
     return _CACHE[name]
+
+
+def test_atoms_on_the_sphere_are_included(limn2o4):
+    mn_mn = limn2o4.lattice[0] * np.sqrt(2) / 4
+    assert cluster(limn2o4, radius=mn_mn)[0].n_atoms == 13
+    assert cluster(limn2o4, radius=mn_mn - 1e-3)[0].n_atoms == 7
+
+
+def test_other_absorbers_work(structures_dir):
+    (co,) = cluster(load("LiCoO2"), absorber="Co", radius=3.0)
+    assert co.species[0] == "Co"
+    assert (co.shells()[0].element, co.shells()[0].count) == ("O", 6)
+    assert co.multiplicity == 3
+
+
+def test_cif_with_two_data_blocks_is_refused(tmp_path):
+    path = tmp_path / "two_blocks.cif"
+    path.write_text(bundled_path("MnO").read_text() + "\n" + bundled_path("MnO2").read_text())
+    with pytest.raises(StructureError, match="found 2"):
+        load(path)
