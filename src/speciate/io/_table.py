@@ -221,6 +221,17 @@ def numeric_block(
                 "(energy in eV, then mu or detector counts)",
                 path,
             )
+    else:
+        start = next(
+            (
+                i
+                for i in range(start, len(all_lines))
+                if all_lines[i].strip() and not all_lines[i].strip().startswith(comment)
+            ),
+            None,
+        )
+        if start is None:
+            raise ReadError("the header is not followed by any data rows", path, len(all_lines))
     first = all_lines[start].strip()
     delimiter, comma = split_style(first)
     rows: list[str] = []
