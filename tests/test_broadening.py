@@ -19,10 +19,12 @@ from speciate.theory.broadening import (
     align_to,
     broaden,
     core_hole_width,
+    gaussian_broaden,
     gaussian_matrix,
     lorentzian_width,
 )
 from speciate.theory.fdmnes import read_fdmnes_conv, read_fdmnes_txt
+from speciate.theory.feff import read_xmu
 
 FDMNES_RUNS = [
     ("limn2o4_r3", "LiMn2O4_R3"),
@@ -295,3 +297,23 @@ def test_align_to_refuses_a_series_of_experiments():
         align_to(theory, Series(energy, np.vstack([_edge(energy, 6550)] * 2)))
     with pytest.raises(ValidationError, match="method"):
         align_to(theory, Series(energy, _edge(energy, 6550)), method="peak")
+
+
+def test_gaussian_broaden_keeps_the_area_of_a_feff_spectrum(shared_fixtures):
+    spectrum = read_xmu(shared_fixtures / "feff10" / "LiMn2O4_R5.0" / "xmu_noscf.dat")
+    series = spectrum.to_series("R5")
+    out = gaussian_broaden(series, 1.5)
+    inner = (series.energy > series.energy[0] + 8) & (series.energy < series.energy[-1] - 8)
+    area_in = np.trapezoid(series.mu[0][inner], series.energy[inner])
+    area_out = np.trapezoid(out.mu[0][inner], series.energy[inner])
+    assert area_out == pytest.approx(area_in, rel=0.01)
+    slope_in = np.gradient(series.mu[0], series.energy).max()
+    assert np.gradient(out.mu[0], series.energy).max() < slope_in
+    assert out.meta["broadening"] == {
+        "model": "Gaussian",
+        "gaussian_fwhm": 1.5,
+        "beyond_grid": "first and last points continued as constants",
+    }
+    assert out.coords["e_fermi"][0] == spectrum.e_fermi
+    with pytest.raises(ValidationError, match="gaussian_fwhm"):
+        gaussian_broaden(series, 0.0)

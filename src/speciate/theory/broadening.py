@@ -37,6 +37,7 @@ __all__ = [
     "align_to",
     "broaden",
     "core_hole_width",
+    "gaussian_broaden",
     "gaussian_matrix",
     "lorentzian_matrix",
     "lorentzian_width",
@@ -362,6 +363,35 @@ def broaden(
     meta["broadening"] = parameters
     meta["provenance"] = make_provenance("speciate.theory.broadening.broaden", parameters)
     return series.replace(mu=out, meta=meta)
+
+
+def gaussian_broaden(series: Series, fwhm: float) -> Series:
+    """Instrumental Gaussian broadening only, for spectra that already hold the core hole.
+
+    FEFF's μ already contains the core-hole lifetime width, so only the resolution of the
+    instrument (and any extra width) is left to add; FDMNES raw output needs `broaden`.
+
+    Parameters
+    ----------
+    series
+        Spectra, shape (n_spectra, n_energy), on any increasing grid (eV).
+    fwhm
+        Gaussian FWHM, eV, > 0. The spectra are continued as constants beyond the grid.
+
+    Returns
+    -------
+    Series
+        Same grid, coords and labels; ``meta["broadening"]`` records the width.
+    """
+    if not isinstance(series, Series):
+        raise ValidationError(f"gaussian_broaden takes a Series; got {type(series).__name__}")
+    kernel = gaussian_matrix(series.energy, fwhm)
+    parameters = {"model": "Gaussian", "gaussian_fwhm": float(fwhm),
+                  "beyond_grid": "first and last points continued as constants"}  # fmt: skip
+    meta = dict(series.meta)
+    meta["broadening"] = parameters
+    meta["provenance"] = make_provenance("speciate.theory.broadening.gaussian_broaden", parameters)
+    return series.replace(mu=series.mu @ kernel.T, meta=meta)
 
 
 def _fermi_levels(series: Series, e_fermi: Any) -> np.ndarray:
