@@ -177,7 +177,8 @@ class CycleSummary:
     specific_charge_capacity_mah_g, specific_discharge_capacity_mah_g
         The same per gram of active material (mAh/g), or None without an active mass.
     coulombic_efficiency
-        Discharge / charge capacity of the cycle (cathode convention: charge first).
+        Capacity given back / capacity stored in the cycle: discharge / charge when cycles
+        open with a charge (cathode), charge / discharge when they open with a discharge.
     charge_energy_mwh, discharge_energy_mwh
         |∫I·V dt| of each half (mWh).
     mean_charge_voltage_v, mean_discharge_voltage_v
@@ -278,11 +279,19 @@ def capacity_per_cycle(
         return out
 
     q_c, q_d = per_cycle(hc.capacity_mah, 1), per_cycle(hc.capacity_mah, -1)
+    opening = hc.direction[(hc.cycle >= 1) & (hc.direction != 0)]
+    opener = int(opening[0]) if opening.size else 1
     e_c, e_d = per_cycle(hc.energy_mwh, 1), per_cycle(hc.energy_mwh, -1)
     with np.errstate(invalid="ignore", divide="ignore"):
         v_c = np.where(q_c > 0, e_c / q_c, np.nan)
         v_d = np.where(q_d > 0, e_d / q_d, np.nan)
-        ce = np.where(q_c > 0, q_d / q_c, np.nan)
+        # efficiency = what the cycle gives back / what it stored: discharge/charge for a
+        # cycle that opens with charge (cathode), charge/discharge when it opens with discharge
+        ce = (
+            np.where(q_c > 0, q_d / q_c, np.nan)
+            if opener >= 0
+            else np.where(q_d > 0, q_c / q_d, np.nan)
+        )
         retention = q_d / _first_valid(q_d)
     fade = v_d - _first_valid(v_d)
     spec_c = None if mass is None else _frozen(q_c / (mass * 1e-3))
@@ -302,5 +311,9 @@ def capacity_per_cycle(
         capacity_retention=_frozen(retention),
         mean_discharge_voltage_fade_v=_frozen(fade),
         mass_mg=mass,
-        meta={"method": method, "sign_convention": cycling.meta.get("sign_convention")},
+        meta={
+            "method": method,
+            "sign_convention": cycling.meta.get("sign_convention"),
+            "cycles_open_with": "charge" if opener >= 0 else "discharge",
+        },
     )

@@ -97,6 +97,7 @@ def curves(
     *,
     direction: str | None = None,
     mass_mg: float | None = None,
+    include_rests: bool = False,
     segmentation: Segmentation | None = None,
 ) -> Curves:
     """Voltage against capacity for chosen cycles.
@@ -111,6 +112,9 @@ def curves(
         ``"charge"``, ``"discharge"`` or None for both.
     mass_mg
         Active mass (mg) for specific capacity (mAh/g); none by default.
+    include_rests
+        Keep rest rows (|I| below the segmentation's rest threshold), whose voltage relaxes
+        at constant capacity; left out by default.
     segmentation
         Default `segment(cycling)`.
     """
@@ -124,6 +128,8 @@ def curves(
     total = np.cumsum(dq)
     q = total - (total - dq)[seg.starts][seg.half_cycle - 1]
     rows = np.isin(seg.half_cycle, chosen)
+    if not include_rests:
+        rows &= np.abs(cols["current_ma"]) > seg.rest_current_ma
     cap = q[rows]
     return Curves(
         cycle=_frozen(seg.cycle[rows]),
@@ -133,5 +139,5 @@ def curves(
         voltage_v=_frozen(cols["voltage_v"][rows]),
         capacity_mah=_frozen(cap),
         specific_capacity_mah_g=None if mass is None else _frozen(cap / (mass * 1e-3)),
-        meta={"mass_mg": mass, "half_cycles": chosen.tolist()},
+        meta={"mass_mg": mass, "half_cycles": chosen.tolist(), "include_rests": include_rests},
     )

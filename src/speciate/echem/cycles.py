@@ -61,8 +61,10 @@ class Segmentation:
 
 def segment_current(
     current_ma: np.ndarray,
+    time_s: np.ndarray | None = None,
     *,
     rest_current_ma: float | None = None,
+    min_capacity_fraction: float = 1e-3,
     first: str = "auto",
 ) -> Segmentation:
     """Segment a current trace into half-cycles and cycles.
@@ -71,8 +73,14 @@ def segment_current(
     ----------
     current_ma
         Current in mA, shape (n_rows,), > 0 charging the working electrode.
+    time_s
+        Time (s), shape (n_rows,). When given, runs of one direction that pass less than
+        ``min_capacity_fraction`` of the median half-cycle charge (a pulse, a tiny
+        pre-step) count as rests instead of half-cycles.
     rest_current_ma
         Rows with |I| at or below this (mA) are rests. Default: 0.1 % of max |I|.
+    min_capacity_fraction
+        See ``time_s``.
     first
         Direction that opens a cycle: ``"auto"`` (that of the first half-cycle),
         ``"charge"`` or ``"discharge"``.
@@ -91,21 +99,14 @@ def segment_current(
     if thr < 0:
         raise ValidationError(f"rest_current_ma must be >= 0; got {thr}")
     state = np.where(current > thr, 1, np.where(current < -thr, -1, 0)).astype(np.int8)
-    n = state.size
-    active = np.nonzero(state)[0]
-    if active.size == 0:
-        filled = state
-    else:
-        # forward-fill the last active direction over rests; leading rests take the first one
-        idx = np.where(state != 0, np.arange(n), 0)
-        np.maximum.accumulate(idx, out=idx)
-        idx[: active[0]] = active[0]
-        filled = state[idx]
-    change = np.empty(n, dtype=bool)
-    change[0] = True
-    change[1:] = filled[1:] != filled[:-1]
-    starts = np.nonzero(change)[0]
-    half_cycle = np.cumsum(change)
+    if time_s is not None:
+        state = _drop_tiny_runs(
+            state, np.asarray(time_s, dtype=float), current, float(min_capacity_fraction)
+        )
+    filled, starts = _fill_rests(state)
+    half_cycle = np.zeros(state.size, dtype=np.int64)
+    half_cycle[starts] = 1
+    half_cycle = np.cumsum(half_cycle)
     direction = filled[starts].astype(np.int8)
     opener = _FIRST[first] or (int(direction[0]) if direction.size else 0)
     if opener == 0:
@@ -123,12 +124,55 @@ def segment_current(
     )
 
 
+def _fill_rests(state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Forward-fill the last direction over rests (leading rests take the first one)."""
+    n = state.size
+    active = np.nonzero(state)[0]
+    if active.size == 0:
+        filled = state
+    else:
+        idx = np.where(state != 0, np.arange(n), 0)
+        np.maximum.accumulate(idx, out=idx)
+        idx[: active[0]] = active[0]
+        filled = state[idx]
+    change = np.empty(n, dtype=bool)
+    change[0] = True
+    change[1:] = filled[1:] != filled[:-1]
+    return filled, np.nonzero(change)[0]
+
+
+def _drop_tiny_runs(
+    state: np.ndarray, time_s: np.ndarray, current: np.ndarray, fraction: float
+) -> np.ndarray:
+    _, starts = _fill_rests(state)
+    if starts.size < 2:
+        return state
+    marker = np.zeros(state.size, dtype=np.int64)
+    marker[starts] = 1
+    run = np.cumsum(marker) - 1
+    q = np.abs(np.bincount(run, weights=row_charge_mah(time_s, current), minlength=starts.size))
+    tiny = q < fraction * np.median(q)
+    if not tiny.any():
+        return state
+    out = state.copy()
+    out[tiny[run]] = 0
+    return out
+
+
 def segment(
-    cycling: Cycling, *, rest_current_ma: float | None = None, first: str = "auto"
+    cycling: Cycling,
+    *,
+    rest_current_ma: float | None = None,
+    min_capacity_fraction: float = 1e-3,
+    first: str = "auto",
 ) -> Segmentation:
     """speciate's own half-cycles and cycles of a `Cycling` (see `segment_current`)."""
     return segment_current(
-        cycling.columns["current_ma"], rest_current_ma=rest_current_ma, first=first
+        cycling.columns["current_ma"],
+        cycling.columns["time_s"],
+        rest_current_ma=rest_current_ma,
+        min_capacity_fraction=min_capacity_fraction,
+        first=first,
     )
 
 

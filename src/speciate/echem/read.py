@@ -221,7 +221,7 @@ def _normalize(
     charge, discharge = _capacities(table, spec, states, raw, path, meta, n)
     step_name, _ = _pick(table, spec, "step")
     step = table[step_name].to_numpy(dtype=np.int64) if step_name else np.full(n, -1)
-    seg = segment_current(current)
+    seg = segment_current(current, time_s)
     cyc_name, _ = _pick(table, spec, "cycle")
     half_name, _ = _pick(table, spec, "half_cycle")
     cycle = table[cyc_name].to_numpy(dtype=np.int64) if cyc_name else seg.cycle
@@ -281,7 +281,7 @@ def _join(parts: list[Cycling], join: str) -> Cycling:
         offsets.append(off)
     cols = {k: np.concatenate([p.columns[k] for p in parts]) for k in parts[0].columns}
     cols["time_s"] = np.concatenate([p.time_s + off for p, off in zip(parts, offsets)])
-    seg = segment_current(cols["current_ma"])
+    seg = segment_current(cols["current_ma"], cols["time_s"])
     cols["cycle"], cols["half_cycle"] = seg.cycle, seg.half_cycle
     meta = dict(parts[0].meta)
     meta.update(

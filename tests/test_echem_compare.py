@@ -1,0 +1,45 @@
+"""Comparing cells: fade tables and dQ/dV overlays on the same settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from speciate.echem.compare import compare
+from speciate.echem.synthetic import galvanostatic
+from speciate.errors import ValidationError
+
+
+def _cells():
+    fade = np.linspace(1.0, 0.8, 5)
+    small = galvanostatic(5, charge_capacity_mah=fade, discharge_capacity_mah=0.95 * fade)
+    large = galvanostatic(5, charge_capacity_mah=1.0, discharge_capacity_mah=0.9, plateau_v=3.8)
+    return {"small": small, "large": large}
+
+
+def test_fade_table_has_every_cell_and_specific_capacity_per_mass() -> None:
+    cmp = compare(_cells(), masses_mg={"small": 5.0, "large": 4.0}, dqdv_cycles=[1, 5])
+    df = cmp.to_dataframe()
+    assert cmp.cells == ("small", "large")
+    assert df.groupby("cell").size().to_dict() == {"small": 5, "large": 5}
+    small = df[df.cell == "small"]
+    np.testing.assert_allclose(small["capacity_retention"].iloc[-1], 0.8, rtol=2e-2)
+    large = df[df.cell == "large"]
+    np.testing.assert_allclose(large["specific_discharge_capacity_mah_g"], 0.9 / 4e-3)
+    np.testing.assert_allclose(cmp.dqdv["large"].peak_voltage_v[::2], 3.8, atol=0.01)
+    np.testing.assert_allclose(cmp.dqdv["small"].peak_voltage_v[::2], 3.9, atol=0.01)
+
+
+def test_missing_cycles_are_reported_not_hidden() -> None:
+    cells = _cells()
+    cells["short"] = galvanostatic(2)
+    cmp = compare(cells, dqdv_cycles=[1, 5])
+    assert cmp.meta["missing_dqdv_cycles"] == {"short": [5]}
+    assert cmp.dqdv["short"].cycle.tolist() == [1, 1]
+
+
+def test_bad_cell_names_raise() -> None:
+    with pytest.raises(ValidationError, match="unknown cells"):
+        compare(_cells(), masses_mg={"medium": 1.0})
+    with pytest.raises(ValidationError):
+        compare({})
