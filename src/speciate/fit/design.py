@@ -26,6 +26,7 @@ _DUPLICATE_COSINE = 1.0 - 1e-8
 # Above this condition number (columns scaled to unit norm) the weights are not determined:
 # noise is amplified ~cond times (the six Mn oxide standards together give ~100).
 _MAX_CONDITION = 2e3
+_SPLINE_MARGIN = 16
 
 
 def _readonly(a: Any, dtype: Any = float) -> np.ndarray:
@@ -76,9 +77,19 @@ class Standards:
         """Number of standards."""
         return len(self.names)
 
-    def splines(self) -> list[CubicSpline]:
-        """One cubic spline per standard (natural ends; never used outside its grid)."""
-        return [CubicSpline(e, v, bc_type="natural") for e, v in zip(self.energies, self.values)]
+    def splines(self, lo: float = -np.inf, hi: float = np.inf) -> list[CubicSpline]:
+        """One cubic spline per standard, built on its points around ``lo..hi`` eV.
+
+        A natural spline's end condition fades by ~4x per knot, so keeping
+        `_SPLINE_MARGIN` knots beyond the range makes the cut invisible while the
+        spline stays cheap to build for long EXAFS-range standards.
+        """
+        out = []
+        for e, v in zip(self.energies, self.values):
+            i0 = max(int(np.searchsorted(e, lo)) - _SPLINE_MARGIN, 0)
+            i1 = min(int(np.searchsorted(e, hi, side="right")) + _SPLINE_MARGIN, e.size)
+            out.append(CubicSpline(e[i0:i1], v[i0:i1], bc_type="natural"))
+        return out
 
     def select(self, idx: Sequence[int]) -> Standards:
         """The standards at positions ``idx``."""
@@ -234,8 +245,13 @@ class Design:
         out = np.empty((shifts.shape[0], self.energy.size, len(self.splines)))
         for j, spline in enumerate(self.splines):  # k <= a handful of standards
             points = self.energy[None, :] - shifts[:, j, None]
-            out[:, :, j] = spline(points, 1) if derivative else spline(points)
+            out[:, :, j] = spline(points, 1 if derivative else 0)
         return out
+
+    def shifted_with_slope(self, shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Standards and their energy derivatives (per eV) at ``energy - shift``, both
+        (n_spectra, n_energy, k)."""
+        return self.shifted(shifts), self.shifted(shifts, derivative=True)
 
 
 def make_design(
@@ -281,7 +297,7 @@ def make_design(
             f"data spectra {rows[:10].tolist()} have NaN/inf inside the fit window "
             f"({int(bad.sum())} value(s)); expected finite values"
         )
-    splines = tuple(standards.splines())
+    splines = tuple(standards.splines(lo, hi))
     matrix = np.stack([s(energy) for s in splines], axis=1)
     check_collinearity(matrix, standards.names)
     return Design(

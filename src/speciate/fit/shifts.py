@@ -27,10 +27,10 @@ from speciate.fit.solvers import (
 
 __all__ = ["ShiftFit", "fit_shifted"]
 
-_MAX_ITER = 60
+_MAX_ITER = 25
 _LAMBDA0 = 1e-3
 # relative chi2 decrease / shift step below which a spectrum counts as converged
-_RTOL = 1e-7
+_RTOL = 1e-6
 _STEP_TOL = 1e-4  # eV
 
 
@@ -76,11 +76,11 @@ def _warm(include: np.ndarray, extra: bool) -> np.ndarray:
     return np.concatenate([w, w], axis=1) if extra else w
 
 
-def _solve_weights(basis, y, lo, hi, sum_to_one, cand, warm):
+def _solve_weights(basis, y, lo, hi, sum_to_one, cand, warm, with_cov=False):
     bt = basis.transpose(0, 2, 1)
     g = bt @ basis
     b = (bt @ y[:, :, None])[..., 0]
-    return solve_batched(g, b, lo, hi, sum_to_one, cand, warm)
+    return solve_batched(g, b, lo, hi, sum_to_one, cand, warm, with_cov)
 
 
 def _chi2(basis: np.ndarray, w: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -132,12 +132,12 @@ def fit_shifted(
     cand_w = _candidates(k, lo, hi, sum_to_one, include, extra=False)
     if fixed is not None:
         basis = design.shifted(fixed)
-        sol = _solve_weights(basis, y, lo, hi, sum_to_one, cand_w, _warm(include, False))
+        sol = _solve_weights(basis, y, lo, hi, sum_to_one, cand_w, _warm(include, False), True)
         return ShiftFit(sol.x, fixed, sol.states, sol.cov_unit, basis,
                         _chi2(basis, sol.x, y), 0)  # fmt: skip
     cand_j = _candidates(k, lo, hi, sum_to_one, include, extra=True)
     delta = np.zeros((n, k))
-    basis = design.shifted(delta)
+    basis, slope = design.shifted_with_slope(delta)
     sol = _solve_weights(basis, y, lo, hi, sum_to_one, cand_w, _warm(include, False))
     w, w_states = sol.x, sol.states
     chi2 = _chi2(basis, w, y)
@@ -149,15 +149,16 @@ def fit_shifted(
         idx = np.nonzero(active)[0]
         if idx.size == 0:
             break
-        deriv = design.shifted(delta[idx], derivative=True)
-        g, b = _joint_system(basis[idx], deriv, w[idx], y[idx])
+        g, b = _joint_system(basis[idx], slope[idx], w[idx], y[idx])
         diag = np.diagonal(g, axis1=1, axis2=2)
         floor = 1e-9 * diag[:, :k].sum(axis=1, keepdims=True) / k + 1e-300
         damp = lam[idx, None] * (diag[:, k:] + floor) + floor
         g[:, np.arange(k, 2 * k), np.arange(k, 2 * k)] += damp
-        step = solve_batched(g, b, lo, hi, sum_to_one, cand_j[idx], joint_states[idx])
+        step = solve_batched(
+            g, b, lo, hi, sum_to_one, cand_j[idx], joint_states[idx], with_cov=False
+        )
         trial = np.clip(delta[idx] + step.x[:, k:], -max_shift, max_shift)
-        trial_basis = design.shifted(trial)
+        trial_basis, trial_slope = design.shifted_with_slope(trial)
         trial_sol = _solve_weights(
             trial_basis, y[idx], lo, hi, sum_to_one, cand_w[idx], w_states[idx]
         )
@@ -168,6 +169,7 @@ def fit_shifted(
         moved = np.abs(trial[better] - delta[acc]).max(axis=1)
         delta[acc] = trial[better]
         basis[acc] = trial_basis[better]
+        slope[acc] = trial_slope[better]
         w[acc] = trial_sol.x[better]
         w_states[acc] = trial_sol.states[better]
         chi2[acc] = trial_chi2[better]
@@ -178,11 +180,11 @@ def fit_shifted(
         done[acc[(gain < _RTOL) | (moved < _STEP_TOL)]] = True
         done[idx[~better & (lam[idx] > 1e6)]] = True
         active &= ~done
-    return _finish(design, y, w, w_states, delta, basis, chi2, include, lo, hi, sum_to_one,
+    return _finish(y, w, w_states, delta, basis, slope, chi2, include, lo, sum_to_one,
                    max_shift, n_iter)  # fmt: skip
 
 
-def _finish(design, y, w, w_states, delta, basis, chi2, include, lo, hi, sum_to_one, max_shift,
+def _finish(y, w, w_states, delta, basis, slope, chi2, include, lo, sum_to_one, max_shift,
             n_iter) -> ShiftFit:  # fmt: skip
     """Covariance from the undamped joint Jacobian at the optimum.
 
@@ -191,8 +193,7 @@ def _finish(design, y, w, w_states, delta, basis, chi2, include, lo, hi, sum_to_
     they sit on the bound).
     """
     k = w.shape[1]
-    deriv = design.shifted(delta, derivative=True)
-    g, _b = _joint_system(basis, deriv, w, y)
+    g, _b = _joint_system(basis, slope, w, y)
     nonzero = include & ~((w_states == LO) & (lo == 0)) & (np.abs(w) > 0)
     inside = np.abs(delta) < max_shift * (1 - 1e-9)
     shift_states = np.where(nonzero & inside, FREE, FIXED).astype(np.int8)

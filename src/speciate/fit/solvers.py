@@ -225,19 +225,31 @@ def solve_shared(
     return QPSolution(_clip(x, lo, hi), chosen, cov)
 
 
-def _kkt_ok(
+def _kkt_check(
     x: np.ndarray, nu: np.ndarray, g: np.ndarray, b: np.ndarray, states: np.ndarray,
     lo: np.ndarray, hi: np.ndarray,
-) -> np.ndarray:  # fmt: skip
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Per item: KKT satisfied, primal violation of free weights, dual violation of bound ones."""
     k = lo.size
-    grad = np.einsum("nij,nj->ni", g, x) - b
+    grad = (g @ x[..., None])[..., 0] - b
     grad[:, :k] += nu[:, None]
     scale = _TOL * (1.0 + np.abs(b).max(axis=1, keepdims=True)) * 1e3
     s = states[:, :k]
-    dual_ok = np.where(s == LO, grad[:, :k] >= -scale, True) & np.where(
-        s == HI, grad[:, :k] <= scale, True
-    )
-    return dual_ok.all(axis=1) & _feasible(x, states, lo, hi)
+    w = x[:, :k]
+    primal = np.where(s == FREE, np.maximum(lo - w, w - hi), -np.inf)
+    dual = np.where(s == LO, -grad[:, :k], np.where(s == HI, grad[:, :k], -np.inf))
+    span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
+    ok = ((primal <= _TOL * np.maximum(span, 1.0)) & (dual <= scale)).all(axis=1)
+    return ok, primal, dual
+
+
+def _solve_states(g, b, states, lo, hi, sum_to_one):
+    k, p = lo.size, b.shape[-1]
+    fixed = _fixed_values(states, lo, hi)
+    sol = np.linalg.solve(
+        kkt_matrix(g, states, k, sum_to_one), _rhs(b, states, fixed, sum_to_one)[..., None]
+    )[..., 0]
+    return sol[..., :p], sol[..., p]
 
 
 def solve_batched(
@@ -248,8 +260,13 @@ def solve_batched(
     sum_to_one: bool,
     candidates: np.ndarray,
     warm: np.ndarray,
+    with_cov: bool = True,
 ) -> QPSolution:
     """Solve problems with one G per item, starting from a guessed active set.
+
+    A few active-set moves (pin the worst bound violator or free the worst wrong-signed
+    multiplier) fix most items; those still failing the KKT conditions are solved by
+    enumerating ``candidates`` and keeping the best feasible one, so the result is exact.
 
     Parameters
     ----------
@@ -267,6 +284,8 @@ def solve_batched(
     warm
         (n, p) the active set to try first (usually the previous iteration's).
         Variables beyond k are FREE or FIXED (at 0).
+    with_cov
+        Also return the unit-noise covariance (skipped inside iterations).
 
     Returns
     -------
@@ -274,22 +293,37 @@ def solve_batched(
     """
     n, p = b.shape
     k = lo.size
-    fixed = _fixed_values(warm, lo, hi)
-    kkt = kkt_matrix(g, warm, k, sum_to_one)
-    sol = np.linalg.solve(kkt, _rhs(b, warm, fixed, sum_to_one)[..., None])[..., 0]
-    x, nu = sol[:, :p], sol[:, p]
     states = np.array(warm, copy=True)
-    ok = _kkt_ok(x, nu, g, b, warm, lo, hi)
-    todo = np.nonzero(~ok)[0]
+    x, nu = _solve_states(g, b, states, lo, hi, sum_to_one)
+    todo = np.arange(n)
+    for _ in range(2 * k):
+        ok, primal, dual = _kkt_check(x[todo], nu[todo], g[todo], b[todo], states[todo], lo, hi)
+        todo = todo[~ok]
+        if todo.size == 0:
+            break
+        primal, dual = primal[~ok], dual[~ok]
+        new = states[todo].copy()
+        rows = np.arange(todo.size)
+        worst_p = np.argmax(primal, axis=1)
+        has_p = primal[rows, worst_p] > 0
+        n_free = (new[:, :k] == FREE).sum(axis=1)
+        pin = has_p & ~(sum_to_one & (n_free <= 1))
+        w = x[todo, worst_p]
+        new[rows[pin], worst_p[pin]] = np.where(w[pin] < lo[worst_p[pin]], LO, HI)
+        worst_d = np.argmax(dual, axis=1)
+        release = ~has_p
+        new[rows[release], worst_d[release]] = FREE
+        states[todo] = new
+        x[todo], nu[todo] = _solve_states(g[todo], b[todo], new, lo, hi, sum_to_one)
+    else:
+        ok = _kkt_check(x[todo], nu[todo], g[todo], b[todo], states[todo], lo, hi)[0]
+        todo = todo[~ok]
     if todo.size:
         cand = candidates if candidates.ndim == 3 else np.broadcast_to(
             candidates, (n, *candidates.shape))  # fmt: skip
         cand = cand[todo]  # (m, sets, p)
         gt, bt = g[todo][:, None], b[todo][:, None]
-        fx = _fixed_values(cand, lo, hi)
-        sol_all = np.linalg.solve(
-            kkt_matrix(gt, cand, k, sum_to_one), _rhs(bt, cand, fx, sum_to_one)[..., None]
-        )[..., 0][..., :p]
+        sol_all = _solve_states(gt, bt, cand, lo, hi, sum_to_one)[0]
         obj = np.where(_feasible(sol_all, cand, lo, hi), _objective(sol_all, gt, bt), np.inf)
         best = np.argmin(obj, axis=1)
         if not np.isfinite(obj[np.arange(todo.size), best]).all():
@@ -298,5 +332,7 @@ def solve_batched(
             )
         x[todo] = sol_all[np.arange(todo.size), best]
         states[todo] = cand[np.arange(todo.size), best]
-    kinv = np.linalg.inv(kkt_matrix(g, states, k, sum_to_one))
-    return QPSolution(_clip(x, lo, hi), states, covariance_unit(kinv, states))
+    cov = np.zeros((0, p, p))
+    if with_cov:
+        cov = covariance_unit(np.linalg.inv(kkt_matrix(g, states, k, sum_to_one)), states)
+    return QPSolution(_clip(x, lo, hi), states, cov)
