@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
+from pymatgen.core import Structure as PmgStructure
+from pymatgen.symmetry.structure import SymmetrizedStructure
 
 from speciate.errors import StructureError
 from speciate.structures.loading import SYMPREC, Structure, load
@@ -214,18 +216,15 @@ def _check_radius(radius: float) -> float:
 
 
 def _site_names(
-    structure: Structure, symmetrized: object, groups: list[list[int]]
+    structure: Structure, symmetrized: SymmetrizedStructure, groups: list[list[int]]
 ) -> list[tuple[str, str]]:
     """(label, Wyckoff) per absorber site; labels made unique with the Wyckoff position."""
     spglib_wyckoff = dict(
-        zip(
-            (tuple(g) for g in symmetrized.equivalent_indices),  # type: ignore[attr-defined]
-            symmetrized.wyckoff_symbols,  # type: ignore[attr-defined]
-        )
+        zip((tuple(g) for g in symmetrized.equivalent_indices), symmetrized.wyckoff_symbols)
     )
     out = []
     for group in groups:
-        site = symmetrized[group[0]]  # type: ignore[index]
+        site = symmetrized[group[0]]
         label = str(getattr(site, "label", None) or site.specie.symbol)
         wyckoff = structure.wyckoff.get(label) or spglib_wyckoff[tuple(group)]
         out.append((label, wyckoff))
@@ -237,15 +236,15 @@ def _site_names(
 
 def _cut(
     structure: Structure,
-    pmg: object,
+    pmg: PmgStructure,
     index: int,
     radius: float,
     name: str,
     wyckoff: str,
     multiplicity: int,
 ) -> Cluster:
-    centre = pmg[index].coords  # type: ignore[index]
-    found = pmg.get_sites_in_sphere(centre, radius + BOUNDARY_TOL)  # type: ignore[attr-defined]
+    centre = pmg[index].coords
+    found = pmg.get_sites_in_sphere(centre, radius + BOUNDARY_TOL)
     positions = np.array([s.coords for s in found], dtype=float).reshape(-1, 3) - centre
     species = np.array([s.specie.symbol for s in found])
     distances = np.linalg.norm(positions, axis=1)
