@@ -7,6 +7,7 @@ reference columns from the caller's options, the format's convention or the name
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -234,21 +235,28 @@ def numeric_block(
             raise ReadError("the header is not followed by any data rows", path, len(all_lines))
     first = all_lines[start].strip()
     delimiter, comma = split_style(first)
-    rows: list[str] = []
-    numbers: list[int] = []
-    for i in range(start, len(all_lines)):
-        text = all_lines[i].strip()
-        if text and not text.startswith(comment):
-            rows.append(text)
-            numbers.append(i + 1)
     n_cols = len(split_line(first, delimiter, comma))
+    body = all_lines[start:]
+    text = "\n".join(body)
     if comma:
-        rows = [r.replace(",", ".") for r in rows]
+        text = text.replace(",", ".")
+    if delimiter and first.endswith(delimiter):
+        # spreadsheet exports end every row with the separator
+        text = re.sub(rf"{re.escape(delimiter)}[ \t]*$", "", text, flags=re.M)
     try:
-        data = np.loadtxt(rows, delimiter=delimiter, ndmin=2, dtype=float, comments=None)
+        # numpy's C parser skips blank and comment lines itself; rows are located in
+        # Python only when something must be reported or lines were skipped
+        data = np.loadtxt(
+            io.StringIO(text), delimiter=delimiter, ndmin=2, dtype=float, comments=comment
+        )
     except ValueError:
+        rows, numbers = _data_rows(all_lines, start, comment, comma)
         _raise_bad_row(rows, numbers, delimiter, n_cols, path)
         raise  # pragma: no cover - _raise_bad_row always raises
+    if data.shape[0] == len(body):
+        numbers = list(range(start + 1, start + 1 + len(body)))
+    else:
+        numbers = _data_rows(all_lines, start, comment, comma)[1]
     if data.shape[1] != n_cols:
         raise ReadError(f"expected {n_cols} columns; found {data.shape[1]}", path, numbers[0])
     bad = ~np.isfinite(data)
@@ -260,6 +268,19 @@ def numeric_block(
             numbers[row],
         )
     return Block(data, np.asarray(numbers), start, delimiter, comma)
+
+
+def _data_rows(
+    all_lines: Sequence[str], start: int, comment: str, comma: bool
+) -> tuple[list[str], list[int]]:
+    rows: list[str] = []
+    numbers: list[int] = []
+    for i in range(start, len(all_lines)):
+        text = all_lines[i].strip()
+        if text and not text.startswith(comment):
+            rows.append(text.replace(",", ".") if comma else text)
+            numbers.append(i + 1)
+    return rows, numbers
 
 
 def _first_data_line(all_lines: Sequence[str], comment: str) -> int | None:
