@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import subprocess
+import tempfile
 from io import StringIO
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from speciate.echem import Cycling, read
+from speciate.echem import Cycling, half_cycle_summary, read
 from speciate.echem.cycling import COLUMNS
 from speciate.errors import ReadError, SpeciateError, ValidationError
 
@@ -135,6 +138,22 @@ def test_arbin_res_matches_mdb_export_table(echem: Path) -> None:
     np.testing.assert_allclose(cyc.time_s, ref["Test_Time"], rtol=1e-12)
     assert cyc.start_time.astype("datetime64[D]") == np.datetime64("2016-08-05")
     assert cyc.meta["cycle_source"] == "file"
+
+
+def test_arbin_excel_export_reads_channel_sheets(echem: Path) -> None:
+    path = echem / "navani" / "bs542_004_gr_li_50ua_50mv_1v_191020_Channel_11.xlsx"
+    cyc = read(path)
+    ref = pd.read_excel(path, sheet_name="Channel_11_1")
+    np.testing.assert_allclose(cyc.current_ma, ref["Current(A)"] * 1000)
+    np.testing.assert_allclose(cyc.time_s, ref["Test_Time(s)"])
+    first = np.datetime64(pd.Timestamp(ref["Date_Time"].iloc[0]).to_datetime64(), "ns")
+    assert cyc.absolute_time[0] == first
+    # graphite vs Li: 50 µA lithiation first (negative current), 0.05-1 V window
+    assert cyc.step_type[np.argmax(cyc.step_type != "rest")] == "discharge"
+    assert cyc.voltage_v.min() == pytest.approx(0.05, abs=0.005)
+    # speciate's ∫I dt agrees with the counters Arbin wrote (0.5 % requirement)
+    hc = half_cycle_summary(cyc)
+    assert np.abs(hc.capacity_mah / hc.cycler_capacity_mah - 1).max() < 0.005
 
 
 def test_maccor_raw_export_reads_signed_current_and_state(echem: Path) -> None:
@@ -269,6 +288,27 @@ def test_invert_current_is_recorded(tmp_path: Path) -> None:
     cyc = read(path, columns=_MAP, invert_current=True)
     np.testing.assert_allclose(cyc.current_ma, -1.0)
     assert cyc.meta["current_inverted"] is True
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([-1.5, 0.0, 2.0]), st.integers(1, 5)), min_size=1, max_size=8
+    ),
+    st.floats(2.0, 4.8),
+)
+def test_csv_roundtrip_keeps_every_value(blocks, v0: float) -> None:
+    current = np.repeat([b[0] for b in blocks], [b[1] for b in blocks])
+    n = current.size
+    t = np.cumsum(np.full(n, 0.5))
+    v = v0 + 0.001 * np.arange(n)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _write_csv(Path(tmp) / "c.csv", t, v, current / 1000.0)
+        cyc = read(path, columns=_MAP)
+    np.testing.assert_allclose(cyc.time_s, t, rtol=1e-15)
+    np.testing.assert_allclose(cyc.voltage_v, v, rtol=1e-15)
+    np.testing.assert_allclose(cyc.current_ma, current, rtol=1e-12)
+    assert set(np.unique(cyc.step_type)) <= {"charge", "discharge", "rest"}
 
 
 def test_bad_options_and_missing_file(tmp_path: Path) -> None:

@@ -166,7 +166,8 @@ class Cycling:
         """``start_time + time_s`` as datetime64[ns], shape (n_rows,), or None."""
         if self.start_time is None:
             return None
-        return self.start_time + (self.columns["time_s"] * 1e9).astype("timedelta64[ns]")
+        ns = np.rint(self.columns["time_s"] * 1e9).astype(np.int64)
+        return self.start_time + ns.astype("timedelta64[ns]")
 
     def __repr__(self) -> str:
         t = self.columns["time_s"]

@@ -279,6 +279,26 @@ def _read_arbin_res(path: Path, repair: frozenset[str]) -> RawTable:
     return RawTable("arbin", table, start, None, meta)
 
 
+def _read_arbin_xlsx(path: Path, repair: frozenset[str]) -> RawTable:
+    _require("openpyxl", path)
+    try:
+        sheets = pd.read_excel(path, sheet_name=None)
+    except (ValueError, OSError, KeyError) as exc:
+        raise ReadError(f"could not open as an Excel workbook: {exc}", path) from exc
+    # Arbin splits long records over Channel_<n>_1, Channel_<n>_2... sheets
+    names = [n for n in sheets if n.startswith("Channel") and "Chart" not in n]
+    if not names:
+        raise ReadError(f"expected Arbin 'Channel_*' data sheets; found {list(sheets)}", path)
+    table = pd.concat([sheets[n] for n in names], ignore_index=True)
+    start = None
+    if {"Date_Time", "Test_Time(s)"} <= set(table.columns):
+        first = pd.Timestamp(table["Date_Time"].iloc[0])
+        start_ts = first - pd.to_timedelta(float(table["Test_Time(s)"].iloc[0]), unit="s")
+        start = np.datetime64(start_ts.to_datetime64(), "ns")
+    meta = {"reader": "pandas.read_excel (openpyxl)", "sheets": names}
+    return RawTable("arbin", table, start, None, meta)
+
+
 # ----------------------------------------------------------------------------- Maccor
 _DURATION = re.compile(r"^\s*(\d+)d\s+(\d+):(\d+):([\d.]+)\s*$")
 
@@ -385,6 +405,7 @@ FORMATS: dict[str, Reader] = {
     "biologic_mpt": _read_mpt,
     "neware": _read_neware,
     "arbin_res": _read_arbin_res,
+    "arbin_xlsx": _read_arbin_xlsx,
     "maccor": _read_maccor,
     "csv": _read_csv,
 }
@@ -409,6 +430,8 @@ def sniff(path: Path) -> str:
         return "neware"
     if head[4:19] == b"Standard Jet DB":
         return "arbin_res"
+    if head.startswith(b"PK\x03\x04") and path.suffix.lower() in (".xlsx", ".xlsm"):
+        return "arbin_xlsx"
     text = head.decode("latin-1")
     if "Rec#\t" in text or "\nRec\t" in text or "\r\nRec\t" in text:
         return "maccor"
@@ -416,7 +439,7 @@ def sniff(path: Path) -> str:
         return "csv"
     raise ReadError(
         f"unknown cycler format (first bytes {head[:24]!r}); supported: BioLogic .mpr/.mpt, "
-        "Neware .nda/.ndax, Arbin .res/.csv, Maccor text exports, CSV/TSV with "
+        "Neware .nda/.ndax, Arbin .res/.csv/.xlsx, Maccor text exports, CSV/TSV with "
         "columns={...}",
         path,
     )
