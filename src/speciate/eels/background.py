@@ -73,6 +73,7 @@ def fit_flat(y: np.ndarray, x: np.ndarray, iterations: int = 2) -> tuple[np.ndar
     """
     positive = y > 0
     n_pos = positive.sum(axis=1)
+    all_positive = bool((n_pos == y.shape[1]).all())
     if (n_pos < 2).any():
         first = int(np.nonzero(n_pos < 2)[0][0])
         raise ValidationError(
@@ -80,21 +81,24 @@ def fit_flat(y: np.ndarray, x: np.ndarray, iterations: int = 2) -> tuple[np.ndar
             f"{int((n_pos < 2).sum())} pixel(s) have fewer (first: flat pixel index {first}, "
             f"{int(n_pos[first])} positive of {y.shape[1]}). Widen the window or bin pixels"
         )
-    z = np.log(np.where(positive, y, 1.0))
     xc = x - x.mean()  # centring keeps the normal equations well conditioned
-    w = np.where(positive, y, 0.0)
+    powers = np.stack([np.ones_like(xc), xc, xc * xc], axis=1)  # (n_channels, 3)
+    if all_positive:  # the usual case: skip the masking passes
+        z = np.log(y)
+        w = y
+    else:
+        z = np.log(np.where(positive, y, 1.0))
+        w = np.where(positive, y, 0.0)
     for it in range(max(1, int(iterations))):
-        s0 = w.sum(axis=1)
-        s1 = w @ xc
-        s2 = w @ (xc * xc)
-        wz = w * z
-        t0 = wz.sum(axis=1)
-        t1 = wz @ xc
+        s0, s1, s2 = (w @ powers).T
+        t0, t1 = ((w * z) @ powers[:, :2]).T
         det = s0 * s2 - s1 * s1
         slope = (s0 * t1 - s1 * t0) / det
         icpt = (t0 - slope * s1) / s0
         if it + 1 < iterations:
-            w = np.where(positive, np.exp(icpt[:, None] + slope[:, None] * xc), 0.0)
+            w = np.exp(icpt[:, None] + slope[:, None] * xc)
+            if not all_positive:
+                w[~positive] = 0.0
     intercept = icpt - slope * x.mean()
     return intercept, slope, (~positive).sum(axis=1)
 
