@@ -38,8 +38,8 @@ _TOKEN = re.compile(
     re.X,
 )
 _OPEN = {"(": ")", "[": "]", "{": "}"}
-# Data arrays are flat lists of quoted numbers: parsed in one regex pass (fast path).
-_FLAT_LIST = re.compile(r"^\(\s*(?:'[-+0-9.eE]*'\s*(?:,\s*'[-+0-9.eE]*'\s*)*)?\)$")
+# Data arrays are flat lists of quoted numbers: taken in one regex pass (fast path)
+# when nothing but quoted items, commas and blanks sits between the parentheses.
 _QUOTED = re.compile(r"'([^']*)'")
 #: @args entries copied to ``meta["athena"]``.
 _KEPT_ARGS = (
@@ -76,6 +76,13 @@ class AthenaGroup:
         """Athena's label of the group (its name if none)."""
         label = self.args.get("label")
         return str(label) if isinstance(label, str) and label.strip() else self.name
+
+
+def _is_flat_list(body: str) -> bool:
+    if "\\" in body or not (body.startswith("(") and body.endswith(")")):
+        return False
+    residue = _QUOTED.sub("", body[1:-1])
+    return set(residue) <= {",", " ", "\t"}
 
 
 def _unescape(text: str) -> str:
@@ -137,6 +144,10 @@ def _parse_value(tokens: list[tuple[str, str]], path: Path, line: int) -> Any:
 def _as_array(values: Any, name: str, group: str, path: Path, line: int) -> np.ndarray:
     if not isinstance(values, list) or any(isinstance(v, list) or v is None for v in values):
         raise ReadError(f"@{name} of group {group!r} must be a flat list of numbers", path, line)
+    return _floats(values, name, group, path, line)
+
+
+def _floats(values: list[str], name: str, group: str, path: Path, line: int) -> np.ndarray:
     try:
         return np.asarray(values, dtype=float)
     except ValueError as exc:
@@ -176,9 +187,9 @@ def parse_project(text: str, path: Path) -> tuple[list[AthenaGroup], dict[str, A
                 n,
             )
         sigil, name, body = match.groups()
-        if sigil == "@" and name != "args" and current is not None and _FLAT_LIST.match(body):
+        if sigil == "@" and name != "args" and current is not None and _is_flat_list(body):
             values = _QUOTED.findall(body)
-            current["arrays"][name] = _as_array(values, name, current["name"], path, n)
+            current["arrays"][name] = _floats(values, name, current["name"], path, n)
             current["where"][name] = n
             continue
         value = _parse_value(_tokens(body, path, n), path, n)
