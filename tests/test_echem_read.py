@@ -283,6 +283,41 @@ def test_unsigned_maccor_current_takes_sign_from_state(tmp_path: Path) -> None:
     assert "State" in cyc.meta["sign_convention_applied"]
 
 
+def _cycle_csv(path: Path, sign: float) -> Path:
+    t = np.arange(200.0)
+    current = np.where(t < 100, 1e-3, -1e-3) * sign
+    voltage = np.where(t < 100, 3.5 + 0.005 * t, 4.0 - 0.005 * (t - 100))
+    return _write_csv(path, t, voltage, current)
+
+
+def test_inverted_current_is_caught_by_the_voltage(tmp_path: Path) -> None:
+    path = _cycle_csv(tmp_path / "cell.csv", sign=-1.0)
+    with pytest.raises(ReadError, match="invert_current=True"):
+        read(path, columns=_MAP)
+    fixed = read(path, columns=_MAP, invert_current=True)
+    assert fixed.current_ma[1] > 0 and fixed.meta["current_inverted"]
+    kept = read(path, columns=_MAP, check_sign=False)
+    assert kept.current_ma[1] < 0 and kept.meta["sign_checked"] is False
+    assert read(_cycle_csv(tmp_path / "ok.csv", sign=1.0), columns=_MAP).meta["sign_checked"]
+
+
+def test_files_without_start_join_only_sequentially(tmp_path: Path) -> None:
+    a = _cycle_csv(tmp_path / "a.csv", 1.0)
+    b = _cycle_csv(tmp_path / "b.csv", 1.0)
+    with pytest.raises(ReadError, match="sequential"):
+        read([a, b], columns=_MAP)
+    joined = read([a, b], columns=_MAP, join="sequential")
+    assert joined.n_rows == 400
+    assert np.all(np.diff(joined.time_s) >= 0)
+    assert joined.half_cycle.max() == 4
+
+
+def test_unknown_column_map_keys_are_refused(tmp_path: Path) -> None:
+    path = _cycle_csv(tmp_path / "a.csv", 1.0)
+    with pytest.raises(ValidationError, match="temperature"):
+        read(path, columns={**_MAP, "temperature": "T"})
+
+
 def test_invert_current_is_recorded(tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "cell.csv", [0, 1], [3, 3], [1e-3, 1e-3])
     cyc = read(path, columns=_MAP, invert_current=True)
@@ -304,7 +339,8 @@ def test_csv_roundtrip_keeps_every_value(blocks, v0: float) -> None:
     v = v0 + 0.001 * np.arange(n)
     with tempfile.TemporaryDirectory() as tmp:
         path = _write_csv(Path(tmp) / "c.csv", t, v, current / 1000.0)
-        cyc = read(path, columns=_MAP)
+        # an arbitrary voltage ramp: the physics check does not apply
+        cyc = read(path, columns=_MAP, check_sign=False)
     np.testing.assert_allclose(cyc.time_s, t, rtol=1e-15)
     np.testing.assert_allclose(cyc.voltage_v, v, rtol=1e-15)
     np.testing.assert_allclose(cyc.current_ma, current, rtol=1e-12)

@@ -36,8 +36,25 @@ def column_maps() -> dict[str, Any]:
     return json.loads(json.dumps(_maps()))
 
 
+_MAP_KEYS = (
+    "time_s",
+    "voltage_v",
+    "current_ma",
+    "charge_capacity",
+    "discharge_capacity",
+    "capacity",
+    "cycle",
+    "half_cycle",
+    "step",
+    "state",
+)
+
+
 def _spec(fmt: str, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     spec = column_maps()[fmt]
+    unknown = set(overrides or {}) - set(_MAP_KEYS)
+    if unknown:
+        raise ValidationError(f"columns keys must be among {_MAP_KEYS}; got {sorted(unknown)}")
     for key, value in (overrides or {}).items():
         if isinstance(value, str):
             value = {"names": [value], "scale": 1.0}
@@ -102,11 +119,7 @@ def _states(table, spec) -> np.ndarray | None:
     mapping = spec.get("states")
     if not mapping:
         return states
-    return (
-        np.array([mapping.get(s, "other") for s in states])
-        if states.size < 64
-        else pd.Series(states).map(mapping).fillna("other").to_numpy(dtype=str)
-    )
+    return pd.Series(states).map(mapping).fillna("other").to_numpy(dtype=str)
 
 
 def _apply_state_sign(current, states, raw, path, meta) -> np.ndarray:
@@ -169,12 +182,41 @@ def _step_type(current, table, spec) -> np.ndarray:
     return kind
 
 
+def _check_sign(current: np.ndarray, voltage: np.ndarray, time_s: np.ndarray, path: Path) -> None:
+    """Charging raises a cell's voltage: most half-cycles must move the voltage their way."""
+    seg = segment_current(current, time_s)
+    active = np.abs(current) > seg.rest_current_ma
+    idx = np.nonzero(active)[0]
+    if idx.size < 2:
+        return
+    hc = seg.half_cycle[idx] - 1
+    n = seg.n_half_cycles
+    first = np.full(n, -1)
+    last = np.full(n, -1)
+    np.maximum.at(last, hc, idx)
+    first[hc[::-1]] = idx[::-1]
+    ok = first >= 0
+    dv = np.where(ok, voltage[last] - voltage[first], 0.0)
+    clear = ok & (np.abs(dv) > 0.005) & (seg.direction != 0)
+    agree = int((np.sign(dv[clear]) == seg.direction[clear]).sum())
+    against = int(clear.sum()) - agree
+    if against > agree:
+        raise ReadError(
+            f"the current sign looks inverted: in {against} of {int(clear.sum())} half-cycles "
+            "the voltage moves against the current (expected: positive current raises the "
+            "voltage). Pass invert_current=True if the file uses the opposite convention, or "
+            "check_sign=False to keep it as read",
+            path,
+        )
+
+
 def _normalize(
     raw: RawTable,
     path: Path,
     columns: Mapping[str, Any] | None,
     invert_current: bool,
     repair: frozenset[str],
+    check_sign: bool = True,
 ) -> Cycling:
     spec = _spec(raw.format, columns)
     table = raw.table
@@ -241,10 +283,13 @@ def _normalize(
     }
     if order is not None:
         cols = {k: v[order] for k, v in cols.items()}
+    if check_sign:
+        _check_sign(cols["current_ma"], cols["voltage_v"], cols["time_s"], path)
+    meta["sign_checked"] = bool(check_sign)
     return Cycling(cols, start_time=raw.start_time, source=(str(path),), meta=meta)
 
 
-def _read_one(path: Path, fmt: str | None, columns, invert_current, repair) -> Cycling:
+def _read_one(path: Path, fmt: str | None, columns, invert_current, repair, check_sign) -> Cycling:
     if not path.is_file():
         raise ReadError("no such file", path)
     name = fmt or sniff(path)
@@ -253,7 +298,7 @@ def _read_one(path: Path, fmt: str | None, columns, invert_current, repair) -> C
     raw = FORMATS[name](path, repair)
     if columns and raw.format != "csv" and name == "csv":
         raw = RawTable("csv", raw.table, raw.start_time, raw.first_data_line, raw.meta)
-    return _normalize(raw, path, columns, invert_current, repair)
+    return _normalize(raw, path, columns, invert_current, repair, check_sign)
 
 
 def _join(parts: list[Cycling], join: str) -> Cycling:
@@ -302,6 +347,7 @@ def read(
     invert_current: bool = False,
     repair: Collection[str] = (),
     join: str = "time",
+    check_sign: bool = True,
 ) -> Cycling:
     """Read cycler file(s) of one cell into a `Cycling`.
 
@@ -314,7 +360,10 @@ def read(
         ``"arbin_res"``, ``"maccor"``, ``"csv"``); default: sniffed from the content.
     columns
         Column map overrides, e.g. ``{"time_s": "t", "current_ma": {"name": "I/A",
-        "scale": 1000}}``; needed for plain CSV/TSV.
+        "scale": 1000}}``; needed for plain CSV/TSV. Keys: ``time_s``, ``voltage_v``,
+        ``current_ma``, ``charge_capacity``, ``discharge_capacity`` (or one signed
+        ``capacity``), ``cycle``, ``half_cycle``, ``step``, ``state``; ``scale`` converts
+        to s, V, mA, mAh.
     invert_current
         Flip the current sign, for files whose working electrode is the negative electrode
         of the cathode under study. Recorded in ``meta``.
@@ -325,6 +374,9 @@ def read(
     join
         ``"time"``: order several files by their acquisition start and keep their clocks;
         ``"sequential"``: append them in the given order (for files without a start time).
+    check_sign
+        Check that positive current raises the voltage in most half-cycles (> 5 mV moves);
+        a record that fails raises `ReadError` suggesting ``invert_current``.
 
     Returns
     -------
@@ -334,7 +386,8 @@ def read(
     ------
     ReadError
         Unknown format, missing columns, truncated files, time going backwards, current
-        signs that disagree with the file's state column, overlapping files.
+        signs that disagree with the file's state column or with the voltage, overlapping
+        files.
     """
     bad = set(repair) - set(_REPAIRS)
     if bad:
@@ -346,5 +399,5 @@ def read(
     if not paths:
         raise ValidationError("read() needs at least one file; got an empty list")
     fixes = frozenset(repair)
-    parts = [_read_one(p, format, columns, invert_current, fixes) for p in paths]
+    parts = [_read_one(p, format, columns, invert_current, fixes, check_sign) for p in paths]
     return parts[0] if len(parts) == 1 else _join(parts, join)
