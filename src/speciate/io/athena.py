@@ -26,7 +26,7 @@ from speciate.series import Series
 __all__ = ["FORMAT", "AthenaGroup", "parse_project", "read_athena"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
-_STATEMENT = re.compile(r"^([$@%])(\w+)\s*=\s*(.*?)\s*;\s*$", re.S)
+_STATEMENT = re.compile(r"^([$@%])(\w+)\s*=\s*(.*);\s*$", re.S)
 _TOKEN = re.compile(
     r"""\s*(?:
         '(?P<sq>(?:[^'\\]|\\.)*)'
@@ -187,6 +187,7 @@ def parse_project(text: str, path: Path) -> tuple[list[AthenaGroup], dict[str, A
                 n,
             )
         sigil, name, body = match.groups()
+        body = body.rstrip()
         if sigil == "@" and name != "args" and current is not None and _is_flat_list(body):
             values = _QUOTED.findall(body)
             current["arrays"][name] = _floats(values, name, current["name"], path, n)
