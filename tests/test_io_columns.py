@@ -209,3 +209,25 @@ def test_written_tables_read_back_exactly(n, seed, style, hashed, free_text):
     np.testing.assert_array_equal(s.mu[0], mu)
     np.testing.assert_array_equal(s.reference[0], i0)
     assert s.meta["columns_found"] == ["energy", "mu", "i0"]
+
+
+def test_aps_reference_channel_is_the_mn_foil(aps):
+    s = sio.read(aps, mu="ln(Io/It)", reference="ln(It/Iref)", duplicates="mean")
+    win = (s.energy > 6500) & (s.energy < 6600)
+    e = s.energy[win]
+
+    def edge(y):
+        smooth = np.convolve(y[win], np.ones(3) / 3, mode="same")
+        d = np.gradient(smooth, e)
+        return e[1:-1][np.argmax(d[1:-1])]
+
+    # Mn foil reference ~1.4 eV below the tabulated 6539.0 eV; MnO2 sample near 6557 eV
+    assert edge(s.reference[0]) == pytest.approx(6537.61, abs=0.3)
+    assert edge(s.mu[0]) == pytest.approx(6556.98, abs=0.3)
+
+
+def test_column_choice_error_carries_the_columns(aps):
+    with pytest.raises(sio.ColumnChoiceError) as info:
+        sio.read(aps, duplicates="mean")
+    assert info.value.columns == ["energy", "Io", "It", "Iref", "If"]
+    assert isinstance(info.value, ReadError)
