@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from speciate import Series
 from speciate.echem import read
@@ -136,3 +138,18 @@ def test_synthetic_discharge_soc_falls_and_x_li_counts_charge() -> None:
     assert st.direction.tolist() == [1, 1, 1, -1]
     with pytest.raises(ValidationError, match="mass"):
         sync(s, cyc, theoretical_capacity_mah_g=200.0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=12), st.floats(-50.0, 50.0))
+def test_sync_stays_within_bounds_and_matches_offset_shift(fracs, offset) -> None:
+    cyc = galvanostatic(2, start_time=None)
+    span = cyc.time_s[-1] - 100.0
+    times = 50.0 + np.array(fracs) * (span - 100.0)
+    s = Series(np.array([1.0, 2.0]), np.zeros((times.size, 2)), time=times)
+    st_ = sync(s, cyc, offset=offset)
+    assert np.all((st_.state_of_charge >= 0) & (st_.state_of_charge <= 1))
+    assert np.all(st_.capacity >= 0) and np.all(st_.capacity <= 1.0 + 1e-12)
+    assert np.all((st_.voltage >= cyc.voltage_v.min()) & (st_.voltage <= cyc.voltage_v.max()))
+    shifted = sync(s.replace(time=times + offset), cyc)
+    np.testing.assert_allclose(st_.voltage, shifted.voltage)

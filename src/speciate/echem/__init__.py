@@ -10,6 +10,7 @@ from speciate.echem.capacity import (
     capacity_per_cycle,
     half_cycle_summary,
 )
+from speciate.echem.compare import Comparison, compare
 from speciate.echem.curves import Curves, curves
 from speciate.echem.cycles import Segmentation, segment
 from speciate.echem.cycling import Cycling
@@ -19,6 +20,7 @@ from speciate.echem.sync import SyncTable, sync
 
 __all__ = [
     "DQDV",
+    "Comparison",
     "Curves",
     "CycleSummary",
     "Cycling",
@@ -27,6 +29,7 @@ __all__ = [
     "SyncTable",
     "capacity_per_cycle",
     "column_maps",
+    "compare",
     "curves",
     "dqdv",
     "half_cycle_summary",

@@ -40,6 +40,9 @@ def plot_capacity(summary: CycleSummary, ax: Axes, label: str | None = None) -> 
     ax.plot(
         summary.cycle, q_c, "o", ms=4, mfc="none", color=line.get_color(), label=f"{prefix}charge"
     )
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("cycle")
     ax.set_ylabel("capacity (mAh/g)" if specific else "capacity (mAh)")
     ax.legend(frameon=False, fontsize="small")
