@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 import shutil
 import subprocess
 import tempfile
@@ -63,6 +64,14 @@ def test_cycling_is_frozen_and_dataframe_is_a_copy(ec_dir: Path) -> None:
     assert list(df.columns)[:9] == list(COLUMNS)
 
 
+def test_cycling_pickles(ec_dir: Path) -> None:
+    cyc = read(ec_dir / "220726cell4operandoxas_C06.mpt")
+    back = pickle.loads(pickle.dumps(cyc))
+    np.testing.assert_array_equal(back.voltage_v, cyc.voltage_v)
+    assert back.start_time == cyc.start_time and back.meta == cyc.meta
+    assert not back.voltage_v.flags.writeable
+
+
 def test_read_joins_files_of_one_cell_in_time_order(ec_dir: Path) -> None:
     first = ec_dir / "220726cell4operandoxas_C06.mpt"
     second = ec_dir / "220726cell4operandoxascontinuation_C06.mpt"
@@ -98,6 +107,7 @@ def test_neware_nda_matches_newarenda_reference_export(echem: Path) -> None:
     first_abs = cyc.absolute_time[0]
     assert abs((first_abs - start.to_datetime64()) / np.timedelta64(1, "ms")) < 20
     assert set(np.unique(cyc.step_type)) >= {"charge", "discharge", "rest", "cv_charge"}
+    assert cyc.meta["start_time_zone"] == "UTC"
 
 
 def test_neware_step_time_is_accumulated_into_test_time(echem: Path) -> None:

@@ -153,6 +153,10 @@ class Cycling:
             return columns[name]
         raise AttributeError(f"Cycling has no attribute or column {name!r}")
 
+    def __reduce__(self) -> tuple:
+        # mapping proxies do not pickle: rebuild from plain dicts (validated again)
+        return (Cycling, (dict(self.columns), self.start_time, self.source, dict(self.meta)))
+
     def __len__(self) -> int:
         return int(self.columns["time_s"].size)
 

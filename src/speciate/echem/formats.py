@@ -198,12 +198,17 @@ def _read_neware(path: Path, repair: frozenset[str]) -> RawTable:
     start = None
     if "Timestamp" in table.columns:
         stamp = pd.to_datetime(table["Timestamp"].iloc[0])
+        zone = "as written in the file (wall clock)"
         if stamp.tzinfo is not None:
+            # an epoch instant: UTC, whatever the reading machine's time zone
             stamp = stamp.tz_convert("UTC").tz_localize(None)
+            zone = "UTC"
         start_ts = stamp - pd.to_timedelta(float(table["Time"].iloc[0]), unit="s")
         start = np.datetime64(start_ts.to_datetime64(), "ns")
     table = table.assign(Status=table["Status"].astype(str)) if "Status" in table else table
     meta = {"reader": "NewareNDA.read"}
+    if start is not None:
+        meta["start_time_zone"] = zone
     if note:
         meta["time_note"] = note
     return RawTable("neware", table, start, None, meta)
