@@ -188,7 +188,10 @@ def smooth_on_window(
     if length > grid.size:
         return None
     if smooth_ev > 0:
-        values = savgol_filter(on_grid, length, polyorder, deriv=deriv, delta=h, axis=-1)
+        # the margin added above is cut off below, so the cheap edge mode is enough
+        values = savgol_filter(
+            on_grid, length, polyorder, deriv=deriv, delta=h, axis=-1, mode="nearest"
+        )
     else:
         values = on_grid
         for _ in range(deriv):
@@ -308,6 +311,8 @@ def first_crossing(
         (n_spectra,) eV, NaN where no upward crossing exists.
     """
     lev = np.broadcast_to(np.asarray(level, dtype=float), (y.shape[0],))[:, None]
+    i0 = max(int(np.searchsorted(energy, start)) - 1, 0)
+    energy, y = energy[i0:], y[:, i0:]
     below = y[:, :-1] < lev
     above = y[:, 1:] >= lev
     ok = below & above & (energy[None, 1:] >= start)

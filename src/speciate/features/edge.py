@@ -96,11 +96,12 @@ class EdgeShape:
 
 
 def _integral_position(
-    energy: np.ndarray, norm: np.ndarray, start: float, lo: float, hi: float
+    energy: np.ndarray, norm: np.ndarray, window: tuple[float, float], lo: float, hi: float
 ) -> np.ndarray:
-    e_lo = first_crossing(energy, norm, lo, start)
-    e_hi = first_crossing(energy, norm, hi, start)
-    grid = uniform_grid(energy, (start, energy[-1]))
+    e_lo = first_crossing(energy, norm, lo, window[0])
+    e_hi = first_crossing(energy, norm, hi, window[0])
+    e_hi[e_hi > window[1]] = np.nan
+    grid = uniform_grid(energy, window)
     if grid is None:
         return np.full(norm.shape[0], np.nan)
     on_grid = interp_rows(grid, energy, norm)
@@ -162,7 +163,7 @@ def edge_positions(
     e_half = first_crossing(norm.energy, norm.norm, 0.5, window[0])
     e_half[e_half > window[1]] = np.nan
     set_reason(why, np.isnan(e_half), "normalized absorption never rises through 0.5")
-    e_int = _integral_position(norm.energy, norm.norm, window[0], lo, hi)
+    e_int = _integral_position(norm.energy, norm.norm, window, lo, hi)
     e_int[e_int > window[1]] = np.nan
     set_reason(why, np.isnan(e_int), f"normalized absorption never rises through {hi:g}")
     return EdgeFeatures(

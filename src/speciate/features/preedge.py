@@ -1,0 +1,411 @@
+"""Pre-edge peaks A and B (Mn 1s→3d t2g-, eg-like), fitted for every spectrum at once.
+
+Model inside the pre-edge window, per spectrum::
+
+    norm(E) = h_A P(E; c_A, w) + h_B P(E; c_B, w) + Σ_k b_k u^k,   u = (E - E_mid) / half-width
+
+``P`` is a unit-height Gaussian or pseudo-Voigt of full width at half maximum ``w``, shared
+by both peaks (the shared shape); the polynomial (cubic by default) is the local edge
+tail (baseline).
+All spectra are fitted together by a batched Levenberg–Marquardt: one (9 × 9) system per
+spectrum solved with a single `numpy.linalg.solve` call per iteration, no loop over
+spectra. Starting positions come from the two deepest minima of the smoothed second
+derivative; starting heights and baseline from one batched linear least-squares solve.
+
+A peak is reported only when its height exceeds ``n_sigma`` standard errors and it lies
+inside the window; otherwise its columns are NaN and its reason says why. Standard
+errors come from the covariance ``s² (JᵀJ)⁻¹`` with ``s²`` the residual variance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from speciate.errors import ValidationError
+from speciate.features._common import (
+    as_normalized,
+    check_window,
+    frozen_reasons,
+    local_maxima,
+    readonly,
+    reasons,
+    set_reason,
+    smooth_on_window,
+    window_mask,
+)
+
+__all__ = ["DEFAULT_PREEDGE_WINDOW", "PreEdgePeaks", "preedge_peaks"]
+
+#: Mn K pre-edge: both 1s→3d peaks of Mn(II)-Mn(IV) oxides lie in 6538-6544 eV.
+DEFAULT_PREEDGE_WINDOW = (6534.5, 6545.5)
+_SHAPES = {"gaussian": 0.0, "pseudo-voigt": 0.5, "lorentzian": 1.0}
+_LN2 = np.log(2.0)
+_N_PEAK_PARAMS = 5  # c_A, c_B, shared FWHM, h_A, h_B
+
+
+def _profile(e: np.ndarray, c: np.ndarray, w: np.ndarray, eta: float):
+    """Unit-height profile and its derivatives wrt c and w; shapes (n_s, m)."""
+    x = e[None, :] - c[:, None]
+    w2 = (w**2)[:, None]
+    p = np.zeros(x.shape)
+    dp_dc = np.zeros(x.shape)
+    if eta < 1.0:
+        g = np.exp(-4.0 * _LN2 * x**2 / w2)
+        p += (1.0 - eta) * g
+        dp_dc += (1.0 - eta) * g * 8.0 * _LN2 * x / w2
+    if eta > 0.0:
+        lor = 1.0 / (1.0 + 4.0 * x**2 / w2)
+        p += eta * lor
+        dp_dc += eta * lor**2 * 8.0 * x / w2
+    dp_dw = dp_dc * x / w[:, None]
+    return p, dp_dc, dp_dw
+
+
+def _model(theta: np.ndarray, e: np.ndarray, proj: np.ndarray, eta: float):
+    """Projected peak model (n_s, m) and its Jacobian (n_s, m, 5) for parameters (n_s, 5).
+
+    ``proj`` (m, m) projects out the baseline polynomial: every spectrum shares the
+    window grid, so minimizing over the baseline for given peaks is one matrix product.
+    """
+    c_a, c_b, w, h_a, h_b = theta.T
+    pa, pa_c, pa_w = _profile(e, c_a, w, eta)
+    pb, pb_c, pb_w = _profile(e, c_b, w, eta)
+    peaks = h_a[:, None] * pa + h_b[:, None] * pb
+    jac_t = np.empty((pa.shape[0], _N_PEAK_PARAMS, pa.shape[1]))
+    jac_t[:, 0] = h_a[:, None] * pa_c
+    jac_t[:, 1] = h_b[:, None] * pb_c
+    jac_t[:, 2] = h_a[:, None] * pa_w + h_b[:, None] * pb_w
+    jac_t[:, 3] = pa
+    jac_t[:, 4] = pb
+    # one (n_s * 5, m) x (m, m) product instead of n_s small ones
+    jac_t = (jac_t.reshape(-1, pa.shape[1]) @ proj).reshape(jac_t.shape)
+    return peaks @ proj, jac_t.transpose(0, 2, 1)
+
+
+def _linear_start(y, e, proj, c_a, c_b, w, eta):
+    """Heights for fixed positions/width (baseline projected out): one batched solve."""
+    x = np.stack([_profile(e, c_a, w, eta)[0] @ proj, _profile(e, c_b, w, eta)[0] @ proj], axis=-1)
+    a = np.einsum("smi,smj->sij", x, x) + 1e-12 * np.eye(2)
+    b = np.einsum("smi,sm->si", x, y)
+    return np.linalg.solve(a, b[..., None])[..., 0]
+
+
+def _start_positions(energy, norm, window, smooth_ev):
+    """Two starting positions per spectrum: deepest minima of the smoothed 2nd derivative."""
+    n_s = norm.shape[0]
+    lo, hi = window
+    out = smooth_on_window(energy, norm, window, smooth_ev, deriv=2)
+    c = np.column_stack([np.full(n_s, lo + 0.4 * (hi - lo)), np.full(n_s, lo + 0.6 * (hi - lo))])
+    if out is None:
+        return c
+    grid, d2 = out
+    score = np.where(local_maxima(-d2), -d2, -np.inf)
+    top = np.argsort(-score, axis=1)[:, :2]
+    rows = np.arange(n_s)[:, None]
+    found = np.isfinite(score[rows, top]) & (score[rows, top] > 0)
+    pos = np.where(found, grid[top], np.nan)
+    one = found[:, 0] & ~found[:, 1]
+    # a single candidate: put the other 2 eV away, on the side with room in the window
+    other = np.where(pos[:, 0] + 2.0 < hi, pos[:, 0] + 2.0, pos[:, 0] - 2.0)
+    pos[:, 1] = np.where(one, other, pos[:, 1])
+    both = np.isfinite(pos).all(axis=1)
+    c[both] = np.sort(pos[both], axis=1)
+    return c
+
+
+def _lm(theta, y, e, proj, eta, bounds, max_iter):
+    """Batched Levenberg–Marquardt with projected bounds on positions and width.
+
+    Each iteration works only on the spectra still improving, so the cost falls as
+    they converge.
+    """
+    (lo, hi), (w_lo, w_hi) = bounds
+    theta = theta.copy()
+    f, jac = _model(theta, e, proj, eta)
+    ssr = ((y - f) ** 2).sum(axis=1)
+    lam = np.full(theta.shape[0], 1e-3)
+    idx = np.arange(theta.shape[0])
+    eye = np.eye(theta.shape[1])
+    for _ in range(max_iter):
+        j = jac[idx]
+        jt = j.transpose(0, 2, 1)
+        jtj = jt @ j
+        g = (jt @ (y[idx] - f[idx])[..., None])[..., 0]
+        diag = np.maximum(np.einsum("sii->si", jtj), 1e-12)
+        step = np.linalg.solve(jtj + (lam[idx, None] * diag)[:, :, None] * eye, g[..., None])
+        trial = theta[idx] + step[..., 0]
+        trial[:, :2] = np.clip(trial[:, :2], lo, hi)
+        trial[:, 2] = np.clip(trial[:, 2], w_lo, w_hi)
+        f_t, jac_t = _model(trial, e, proj, eta)
+        ssr_t = ((y[idx] - f_t) ** 2).sum(axis=1)
+        better = ssr_t < ssr[idx]
+        gain = (ssr[idx] - ssr_t) / np.maximum(ssr[idx], 1e-300)
+        up = idx[better]
+        theta[up], f[up], jac[up], ssr[up] = (
+            trial[better],
+            f_t[better],
+            jac_t[better],
+            ssr_t[better],
+        )
+        lam[idx] = np.where(better, lam[idx] / 3.0, lam[idx] * 4.0)
+        done = (better & (gain < 1e-8)) | (lam[idx] > 1e8)
+        idx = idx[~done]
+        if idx.size == 0:
+            break
+    return theta, jac, ssr
+
+
+# Fixed starting pairs (fractions of the window) tried beside the second-derivative guess:
+# a batched fit from each, keeping the lowest residual, avoids the local minima a single
+# start falls into when noise hides one of the peaks in the second derivative.
+_START_FRACTIONS = ((0.3, 0.5), (0.4, 0.65), (0.5, 0.7))
+_SCOUT_ITER = 6
+
+
+def _multistart_fit(norm, y, e, proj, window, eta, w_bounds, init_fwhm, smooth_ev, max_iter):
+    """Fit the projected data ``y`` (n_s, m); returns parameters, Jacobian and SSR."""
+    n_s = y.shape[0]
+    lo, hi = window
+    starts = [_start_positions(norm.energy, norm.norm, window, smooth_ev)]
+    starts += [
+        np.tile([lo + a * (hi - lo), lo + b * (hi - lo)], (n_s, 1)) for a, b in _START_FRACTIONS
+    ]
+    k = len(starts)
+    c = np.concatenate(starts)
+    yk, w0 = np.tile(y, (k, 1)), np.full(n_s * k, float(np.clip(init_fwhm, *w_bounds)))
+    heights = _linear_start(yk, e, proj, c[:, 0], c[:, 1], w0, eta)
+    theta = np.column_stack([c, w0, heights])
+    bounds = ((e[0], e[-1]), w_bounds)
+    # a few iterations from every start pick the basin; only the best start is refined
+    theta, _, ssr = _lm(theta, yk, e, proj, eta, bounds, _SCOUT_ITER)
+    best = np.argmin(ssr.reshape(k, n_s), axis=0) * n_s + np.arange(n_s)
+    return _lm(theta[best], y, e, proj, eta, bounds, max_iter)
+
+
+@dataclass(frozen=True, eq=False)
+class PreEdgePeaks:
+    """Pre-edge peaks A (lower energy) and B of every spectrum.
+
+    Heights are in normalized absorption (fraction of the edge step), areas in
+    normalized absorption × eV, positions and widths in eV. ``*_stderr`` are one
+    standard error. NaN where the peak was not found; ``a_reason``/``b_reason`` say why.
+
+    Attributes
+    ----------
+    a_energy, a_height, a_area, b_energy, b_height, b_area : (n_spectra,)
+    a_energy_stderr, a_height_stderr, a_area_stderr, b_... : (n_spectra,)
+    fwhm, fwhm_stderr : (n_spectra,) eV, the shared width
+    centroid, centroid_stderr : (n_spectra,) eV, height-weighted mean position of A and B
+        (the area weights are proportional to the heights because the shape is shared);
+        with one peak found, that peak's position
+    total_area : (n_spectra,) A + B areas (found peaks only)
+    residual_rms : (n_spectra,) RMS of the fit residual, normalized absorption
+    energy : (m,) eV, the window points fitted
+    fit, baseline : (n_spectra, m) fitted model and its baseline (for plots)
+    a_reason, b_reason : (n_spectra,) str
+    shape : "gaussian", "pseudo-voigt" or "lorentzian"; eta : Lorentzian fraction
+    window : (lo, hi) eV
+    """
+
+    a_energy: np.ndarray
+    a_energy_stderr: np.ndarray
+    a_height: np.ndarray
+    a_height_stderr: np.ndarray
+    a_area: np.ndarray
+    a_area_stderr: np.ndarray
+    b_energy: np.ndarray
+    b_energy_stderr: np.ndarray
+    b_height: np.ndarray
+    b_height_stderr: np.ndarray
+    b_area: np.ndarray
+    b_area_stderr: np.ndarray
+    fwhm: np.ndarray
+    fwhm_stderr: np.ndarray
+    centroid: np.ndarray
+    centroid_stderr: np.ndarray
+    total_area: np.ndarray
+    residual_rms: np.ndarray
+    energy: np.ndarray
+    fit: np.ndarray
+    baseline: np.ndarray
+    a_reason: np.ndarray
+    b_reason: np.ndarray
+    shape: str
+    eta: float
+    window: tuple[float, float]
+
+
+def _area_factor(eta: float) -> float:
+    """Area of a unit-height profile per eV of FWHM."""
+    return eta * np.pi / 2.0 + (1.0 - eta) * np.sqrt(np.pi / (4.0 * _LN2))
+
+
+def _peak_columns(theta, cov, k_area, i_pos, i_h):
+    pos, h, w = theta[:, i_pos], theta[:, i_h], theta[:, 2]
+    var_pos, var_h, var_w = cov[:, i_pos, i_pos], cov[:, i_h, i_h], cov[:, 2, 2]
+    cov_hw = cov[:, i_h, 2]
+    area = k_area * h * w
+    var_area = k_area**2 * (w**2 * var_h + h**2 * var_w + 2 * h * w * cov_hw)
+    sd = np.sqrt(np.maximum(np.stack([var_pos, var_h, var_area]), 0.0))
+    return pos, h, area, sd[0], sd[1], sd[2]
+
+
+def _empty(n_s: int, energy: np.ndarray, text: str, shape: str, eta: float, window) -> PreEdgePeaks:
+    nan = readonly(np.full(n_s, np.nan))
+    why = reasons(n_s)
+    set_reason(why, np.ones(n_s, bool), text)
+    blank = readonly(np.full((n_s, energy.size), np.nan))
+    cols = {name: nan for name in PreEdgePeaks.__dataclass_fields__ if name not in _NON_COLUMNS}
+    return PreEdgePeaks(
+        **cols,
+        energy=readonly(energy),
+        fit=blank,
+        baseline=blank,
+        a_reason=frozen_reasons(why),
+        b_reason=frozen_reasons(why),
+        shape=shape,
+        eta=eta,
+        window=window,
+    )
+
+
+_NON_COLUMNS = {"energy", "fit", "baseline", "a_reason", "b_reason", "shape", "eta", "window"}
+
+
+def preedge_peaks(
+    data: Any,
+    window: tuple[float, float] = DEFAULT_PREEDGE_WINDOW,
+    shape: str = "gaussian",
+    baseline_order: int = 3,
+    fwhm_bounds: tuple[float, float] = (0.5, 4.0),
+    init_fwhm: float = 1.5,
+    n_sigma: float = 3.0,
+    smooth_ev: float = 2.0,
+    max_iter: int = 60,
+) -> PreEdgePeaks:
+    """Fit pre-edge peaks A and B (shared shape) on a quadratic edge-tail baseline.
+
+    Parameters
+    ----------
+    data
+        A `NormResult` (or a normalized `Series`) of n_spectra spectra.
+    window
+        (lo, hi) eV of the fit; it should end before the main edge rises steeply.
+    shape
+        ``"gaussian"`` (default), ``"pseudo-voigt"`` (η = 0.5) or ``"lorentzian"``.
+    baseline_order
+        Degree of the edge-tail polynomial (default 3: a quadratic leaves up to 0.003 of
+        an arctan edge tail 6 eV below the edge, a cubic 0.0007).
+    fwhm_bounds
+        Allowed range of the shared FWHM (eV).
+    init_fwhm
+        Starting FWHM (eV).
+    n_sigma
+        A peak counts as found when its height exceeds ``n_sigma`` standard errors.
+    smooth_ev
+        Savitzky–Golay width (eV) of the second derivative giving the starting positions.
+    max_iter
+        Levenberg–Marquardt iterations (all spectra advance together).
+
+    Returns
+    -------
+    PreEdgePeaks
+    """
+    if baseline_order not in (0, 1, 2, 3, 4):
+        raise ValidationError(f"baseline_order must be 0-4; got {baseline_order}")
+    if shape not in _SHAPES:
+        raise ValidationError(f"shape must be one of {sorted(_SHAPES)}; got {shape!r}")
+    window = check_window(window, "window")
+    w_lo, w_hi = check_window(fwhm_bounds, "fwhm_bounds")
+    eta = _SHAPES[shape]
+    norm = as_normalized(data)
+    n_s = norm.n_spectra
+    inside = window_mask(norm.energy, window)
+    e = norm.energy[inside]
+    n_par = _N_PEAK_PARAMS + baseline_order + 1
+    if e.size < n_par + 3:
+        text = (
+            f"pre-edge window {window} eV holds {e.size} points; need at least {n_par + 3} "
+            f"(or a lower baseline_order than {baseline_order})"
+        )
+        return _empty(n_s, e, text, shape, eta, window)
+    y = norm.norm[:, inside]
+    mid, half = 0.5 * (e[0] + e[-1]), 0.5 * (e[-1] - e[0])
+    u = (e - mid) / half
+    v = u[:, None] ** np.arange(baseline_order + 1)
+    v_pinv = np.linalg.pinv(v)
+    proj = np.eye(e.size) - v @ v_pinv
+    theta, jac, ssr = _multistart_fit(
+        norm, y @ proj, e, proj, window, eta, (w_lo, w_hi), init_fwhm, smooth_ev, max_iter
+    )
+    # A is the lower-energy peak
+    swap = theta[:, 0] > theta[:, 1]
+    perm = [1, 0, 2, 4, 3]
+    theta[swap] = theta[swap][:, perm]
+    jac[swap] = jac[swap][:, :, perm]
+    s2 = ssr / (e.size - n_par)
+    jtj = np.einsum("smi,smj->sij", jac, jac)
+    cov = np.linalg.pinv(jtj) * s2[:, None, None]
+    k_area = _area_factor(eta)
+    a_cols = _peak_columns(theta, cov, k_area, 0, 3)
+    b_cols = _peak_columns(theta, cov, k_area, 1, 4)
+    tol = 1e-6 * (e[-1] - e[0])
+    why = {}
+    for key, (pos, h, _, _, sd_h, _) in {"a": a_cols, "b": b_cols}.items():
+        r = reasons(n_s)
+        set_reason(r, ~np.isfinite(sd_h), "fit did not converge (singular covariance)")
+        set_reason(r, ~(h > 0), "no peak: fitted height is not positive")
+        set_reason(r, ~(h > n_sigma * sd_h), f"no peak: height below {n_sigma:g} standard errors")
+        at_edge = (pos <= e[0] + tol) | (pos >= e[-1] - tol)
+        set_reason(r, at_edge, "no peak: fitted position at the window edge")
+        why[key] = r
+    unresolved = np.abs(theta[:, 1] - theta[:, 0]) < 0.25 * theta[:, 2]
+    set_reason(why["b"], unresolved & (why["a"] == ""), "B not resolved from A")
+    ok_a, ok_b = why["a"] == "", why["b"] == ""
+    a_out = [np.where(ok_a, col, np.nan) for col in a_cols]
+    b_out = [np.where(ok_b, col, np.nan) for col in b_cols]
+    h_a, h_b = np.where(ok_a, theta[:, 3], 0.0), np.where(ok_b, theta[:, 4], 0.0)
+    total_h = h_a + h_b
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centroid = (theta[:, 0] * h_a + theta[:, 1] * h_b) / total_h
+        grad = np.zeros((n_s, _N_PEAK_PARAMS))
+        grad[:, 0], grad[:, 1] = h_a / total_h, h_b / total_h
+        grad[:, 3] = np.where(ok_a, (theta[:, 0] - centroid) / total_h, 0.0)
+        grad[:, 4] = np.where(ok_b, (theta[:, 1] - centroid) / total_h, 0.0)
+    centroid_sd = np.sqrt(np.maximum(np.einsum("si,sij,sj->s", grad, cov, grad), 0.0))
+    any_peak = ok_a | ok_b
+    peaks, _ = _model(theta, e, np.eye(e.size), eta)
+    base = ((y - peaks) @ v_pinv.T) @ v.T
+    f = peaks + base
+    fwhm_ok = np.where(any_peak, theta[:, 2], np.nan)
+    return PreEdgePeaks(
+        a_energy=readonly(a_out[0]),
+        a_energy_stderr=readonly(a_out[3]),
+        a_height=readonly(a_out[1]),
+        a_height_stderr=readonly(a_out[4]),
+        a_area=readonly(a_out[2]),
+        a_area_stderr=readonly(a_out[5]),
+        b_energy=readonly(b_out[0]),
+        b_energy_stderr=readonly(b_out[3]),
+        b_height=readonly(b_out[1]),
+        b_height_stderr=readonly(b_out[4]),
+        b_area=readonly(b_out[2]),
+        b_area_stderr=readonly(b_out[5]),
+        fwhm=readonly(fwhm_ok),
+        fwhm_stderr=readonly(np.where(any_peak, np.sqrt(np.maximum(cov[:, 2, 2], 0)), np.nan)),
+        centroid=readonly(np.where(any_peak, centroid, np.nan)),
+        centroid_stderr=readonly(np.where(any_peak, centroid_sd, np.nan)),
+        total_area=readonly(np.where(any_peak, k_area * theta[:, 2] * total_h, np.nan)),
+        residual_rms=readonly(np.sqrt(ssr / e.size)),
+        energy=readonly(e),
+        fit=readonly(f),
+        baseline=readonly(base),
+        a_reason=frozen_reasons(why["a"]),
+        b_reason=frozen_reasons(why["b"]),
+        shape=shape,
+        eta=eta,
+        window=window,
+    )

@@ -1,0 +1,138 @@
+"""Pre-edge A/B fit: synthetic truth, honest standard errors, real standards, absent peaks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from speciate import Series, ValidationError
+from speciate.features import preedge_peaks
+from speciate.features.mn_standards import load_standard
+
+_LN2 = np.log(2.0)
+
+
+def _grid():
+    # coarse far from the edge, 0.25 eV near it (as a quick-XANES scan)
+    return np.concatenate(
+        [
+            np.arange(6400.0, 6530.0, 2.0),
+            np.arange(6530.0, 6580.0, 0.25),
+            np.arange(6580, 6800, 2.0),
+        ]
+    )
+
+
+def _synthetic(n_s=200, noise=0.003, seed=1, fwhm=1.5, shape="gaussian"):
+    """Mn(III/IV)-like spectra: arctan edge near 6552.5 eV plus two pre-edge peaks."""
+    rng = np.random.default_rng(seed)
+    energy = _grid()
+    c_a = 6540.6 + rng.uniform(-0.3, 0.3, n_s)
+    c_b = c_a + rng.uniform(1.8, 2.4, n_s)
+    h_a = rng.uniform(0.06, 0.12, n_s)
+    h_b = rng.uniform(0.06, 0.12, n_s)
+    e0 = 6552.5 + rng.uniform(-0.5, 0.5, n_s)
+
+    def peak(c, h):
+        x = energy[None, :] - c[:, None]
+        if shape == "gaussian":
+            return h[:, None] * np.exp(-4 * _LN2 * x**2 / fwhm**2)
+        g = np.exp(-4 * _LN2 * x**2 / fwhm**2)
+        lor = 1 / (1 + 4 * x**2 / fwhm**2)
+        return h[:, None] * (0.5 * g + 0.5 * lor)
+
+    mu = 0.5 + np.arctan((energy[None, :] - e0[:, None]) / 1.5) / np.pi
+    mu = mu + peak(c_a, h_a) + peak(c_b, h_b) + rng.normal(0.0, noise, (n_s, energy.size))
+    return Series(energy, mu), (c_a, c_b, h_a, h_b)
+
+
+def test_preedge_recovers_known_positions_and_heights():
+    # noise 0.3 % of the edge step on a 0.25 eV grid
+    series, (c_a, c_b, h_a, h_b) = _synthetic()
+    fit = preedge_peaks(series)
+    assert (fit.a_reason == "").all() and (fit.b_reason == "").all()
+    assert np.abs(fit.a_energy - c_a).max() < 0.1
+    assert np.abs(fit.b_energy - c_b).max() < 0.1
+    rel_a, rel_b = fit.a_height / h_a - 1, fit.b_height / h_b - 1
+    assert np.sqrt(np.mean(rel_a**2)) < 0.05
+    assert np.sqrt(np.mean(rel_b**2)) < 0.05
+    assert np.sqrt(np.mean((fit.fwhm - 1.5) ** 2)) < 0.1
+
+
+def test_preedge_noiseless_fit_is_nearly_exact_for_pseudo_voigt():
+    series, (c_a, c_b, h_a, h_b) = _synthetic(n_s=20, noise=0.0, shape="pv")
+    fit = preedge_peaks(series, shape="pseudo-voigt")
+    np.testing.assert_allclose(fit.a_energy, c_a, atol=0.01)
+    np.testing.assert_allclose(fit.b_energy, c_b, atol=0.01)
+    np.testing.assert_allclose(fit.a_height, h_a, rtol=0.02)
+    np.testing.assert_allclose(fit.b_height, h_b, rtol=0.02)
+    # area of a unit-height pseudo-Voigt (eta 0.5) of FWHM w
+    k = 0.5 * np.pi / 2 + 0.5 * np.sqrt(np.pi / (4 * _LN2))
+    np.testing.assert_allclose(fit.a_area, k * 1.5 * h_a, rtol=0.03)
+
+
+def test_preedge_standard_errors_match_the_scatter():
+    series, (c_a, _, h_a, _) = _synthetic(n_s=300, seed=7)
+    fit = preedge_peaks(series)
+    z_pos = (fit.a_energy - c_a) / fit.a_energy_stderr
+    z_h = (fit.a_height - h_a) / fit.a_height_stderr
+    assert 0.7 < np.std(z_pos) < 1.4
+    assert 0.7 < np.std(z_h) < 1.4
+    centroid = (fit.a_energy * fit.a_height + fit.b_energy * fit.b_height) / (
+        fit.a_height + fit.b_height
+    )
+    np.testing.assert_allclose(fit.centroid, centroid, atol=1e-9)
+    assert (fit.centroid_stderr > 0).all()
+
+
+def test_preedge_batch_equals_one_by_one():
+    series, _ = _synthetic(n_s=6, seed=3)
+    batch = preedge_peaks(series)
+    for i in (0, 4):
+        one = preedge_peaks(series.select(i))
+        assert one.a_energy[0] == pytest.approx(batch.a_energy[i], abs=1e-6)
+        assert one.b_height[0] == pytest.approx(batch.b_height[i], rel=1e-5)
+
+
+def test_absent_peak_gives_nan_and_reason_not_a_made_up_peak():
+    energy = _grid()
+    rng = np.random.default_rng(0)
+    edge = 0.5 + np.arctan((energy - 6552.0) / 1.5) / np.pi
+    one_peak = edge + 0.08 * np.exp(-4 * _LN2 * (energy - 6541.0) ** 2 / 1.5**2)
+    mu = np.stack([edge, one_peak]) + rng.normal(0, 0.003, (2, energy.size))
+    fit = preedge_peaks(Series(energy, mu))
+    assert np.isnan(fit.a_energy[0]) and np.isnan(fit.b_energy[0])
+    assert fit.a_reason[0].startswith("no peak") and fit.b_reason[0].startswith("no peak")
+    found = np.isfinite([fit.a_energy[1], fit.b_energy[1]])
+    assert found.sum() == 1
+    pos = np.nanmax([fit.a_energy[1], fit.b_energy[1]])
+    assert pos == pytest.approx(6541.0, abs=0.1)
+    assert np.isnan(fit.centroid[0]) and fit.centroid[1] == pytest.approx(pos)
+
+
+def test_too_few_points_in_the_window_is_reported_per_spectrum():
+    energy = np.arange(6400.0, 6700.0, 2.0)
+    mu = 0.5 + np.arctan((energy - 6552.0) / 1.5) / np.pi
+    fit = preedge_peaks(Series(energy, mu))
+    assert np.isnan(fit.a_height[0]) and "points" in fit.a_reason[0]
+
+
+def test_preedge_on_real_mn4_standards_finds_both_peaks(mn_groups):
+    # pyrolusite and ramsdellite (both MnO2) have two pre-edge peaks ~2 eV apart
+    for name in ("11_Pyrolusite.dat", "12_Ramsdellite.dat"):
+        fit = preedge_peaks(load_standard(mn_groups / name))
+        assert fit.a_reason[0] == "" and fit.b_reason[0] == ""
+        assert 6539.5 < fit.a_energy[0] < 6542.0
+        assert 1.2 < fit.b_energy[0] - fit.a_energy[0] < 3.0
+        assert 0.01 < fit.a_height[0] < 0.15 and 0.01 < fit.b_height[0] < 0.15
+        assert fit.residual_rms[0] < 0.003
+
+
+def test_preedge_rejects_bad_options():
+    series, _ = _synthetic(n_s=2)
+    with pytest.raises(ValidationError, match="shape"):
+        preedge_peaks(series, shape="voigt")
+    with pytest.raises(ValidationError, match="lo < hi"):
+        preedge_peaks(series, window=(6545, 6535))
+    with pytest.raises(ValidationError, match="baseline_order"):
+        preedge_peaks(series, baseline_order=7)
