@@ -1,6 +1,7 @@
 """Speciation fitting: batched LCF, combinatorics, domain-size scans, PCA / MCR-ALS."""
 
+from speciate.fit.combinations import CombinationsResult, combinations
 from speciate.fit.lcf import lcf
 from speciate.fit.results import LCFResult
 
-__all__ = ["LCFResult", "lcf"]
+__all__ = ["CombinationsResult", "LCFResult", "combinations", "lcf"]

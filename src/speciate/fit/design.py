@@ -248,6 +248,18 @@ class Design:
             out[:, :, j] = spline(points, 1 if derivative else 0)
         return out
 
+    def subset(self, idx: Sequence[int]) -> Design:
+        """The same design restricted to the standards at positions ``idx``."""
+        idx = [int(i) for i in idx]
+        return Design(
+            energy=self.energy,
+            y=self.y,
+            matrix=_readonly(self.matrix[:, idx]),
+            names=tuple(self.names[i] for i in idx),
+            splines=tuple(self.splines[i] for i in idx),
+            e0=self.e0,
+        )
+
     def shifted_with_slope(self, shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Standards and their energy derivatives (per eV) at ``energy - shift``, both
         (n_spectra, n_energy, k)."""

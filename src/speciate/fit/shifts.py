@@ -27,7 +27,7 @@ from speciate.fit.solvers import (
 
 __all__ = ["ShiftFit", "fit_shifted"]
 
-_MAX_ITER = 25
+_MAX_ITER = 20
 _LAMBDA0 = 1e-3
 # relative chi2 decrease / shift step below which a spectrum counts as converged
 _RTOL = 1e-6
@@ -105,6 +105,7 @@ def fit_shifted(
     fixed: np.ndarray | None = None,
     include: np.ndarray | None = None,
     y: np.ndarray | None = None,
+    max_iter: int = _MAX_ITER,
 ) -> ShiftFit:
     """Fit weights and per-standard shifts (or weights at given fixed shifts).
 
@@ -125,6 +126,8 @@ def fit_shifted(
         default all.
     y
         (n, n_energy) data per item; default ``design.y``.
+    max_iter
+        Largest number of Levenberg–Marquardt iterations.
     """
     y = design.y if y is None else y
     n, k = y.shape[0], design.matrix.shape[1]
@@ -145,7 +148,7 @@ def fit_shifted(
     active = np.ones(n, bool)
     joint_states = np.concatenate([w_states, np.where(include, FREE, FIXED)], axis=1)
     n_iter = 0
-    for n_iter in range(1, _MAX_ITER + 1):  # noqa: B007 - kept for the result
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 - kept for the result
         idx = np.nonzero(active)[0]
         if idx.size == 0:
             break

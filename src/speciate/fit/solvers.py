@@ -89,8 +89,10 @@ def enumerate_states(
         opts = [FREE]
         others_lo = lo_in.sum() - lo_in[j]
         others_hi = hi_in.sum() - hi_in[j]
-        # under sum-to-one a bound implied by the others' bounds is never active
-        if np.isfinite(lo[j]) and not (sum_to_one and lo[j] <= 1.0 - others_hi):
+        # Under sum-to-one, w_j = 1 - Σ others: a lower bound below 1 - Σ hi_others is never
+        # reached; an upper bound at or above 1 - Σ lo_others is reached only with all the
+        # others on their lower bounds, which the set "j free, others at lo" already gives.
+        if np.isfinite(lo[j]) and not (sum_to_one and lo[j] < 1.0 - others_hi):
             opts.append(LO)
         if np.isfinite(hi[j]) and not (sum_to_one and hi[j] >= 1.0 - others_lo):
             opts.append(HI)
@@ -222,6 +224,8 @@ def solve_shared(
         cov = cov_sets[best]
     else:
         cov = np.take_along_axis(cov_sets, best[..., None, None], axis=-3)
+    # fixed and bound variables take their values exactly, not through the inverse
+    x = np.where(chosen == FREE, x, _fixed_values(chosen, lo, hi))
     return QPSolution(_clip(x, lo, hi), chosen, cov)
 
 
@@ -335,4 +339,5 @@ def solve_batched(
     cov = np.zeros((0, p, p))
     if with_cov:
         cov = covariance_unit(np.linalg.inv(kkt_matrix(g, states, k, sum_to_one)), states)
+    x = np.where(states == FREE, x, _fixed_values(states, lo, hi))
     return QPSolution(_clip(x, lo, hi), states, cov)

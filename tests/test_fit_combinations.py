@@ -1,0 +1,83 @@
+"""combinations: every subset fitted, the true subset selected, the ranked table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from speciate import ValidationError
+from speciate.fit import CombinationsResult, combinations, lcf
+from test_fit_support import SIX, mixtures, six_standards
+
+
+@pytest.fixture(scope="module")
+def six(mn_groups):
+    return six_standards(mn_groups)
+
+
+def _true_subsets(weights):
+    return [tuple(int(j) for j in np.nonzero(w > 0)[0]) for w in weights]
+
+
+def test_combinations_with_shifts_selects_true_subset(six):
+    series, truth, _ = mixtures(six, 30, seed=21, shift=0.5)
+    result = combinations(series, six, max_components=4, shifts=True)
+    hits = np.mean([a == b for a, b in zip(result.best, _true_subsets(truth))])
+    assert hits >= 0.95, hits
+    assert np.abs(result.best_weights - truth).mean() < 0.02
+    assert result.best_shifts is not None
+
+
+def test_combinations_without_shift_data_selects_true_subset(six):
+    series, truth, _ = mixtures(six, 120, seed=22, shift=0.0)
+    result = combinations(series, six, max_components=4)
+    hits = np.mean([a == b for a, b in zip(result.best, _true_subsets(truth))])
+    assert hits >= 0.9, hits
+
+
+def test_raw_r_factor_alone_would_prefer_more_components(six):
+    series, truth, _ = mixtures(six, 40, seed=23, shift=0.0)
+    result = combinations(series, six, max_components=4)
+    sizes = np.array([len(s) for s in result.subsets])
+    true_sizes = (truth > 0).sum(axis=1)
+    lowest = np.argmin(result.r_factor, axis=0)
+    # the lowest R-factor comes with extra standards; the F-test selection does not
+    assert (sizes[lowest] > true_sizes).mean() > 0.5
+    assert (sizes[result.best_index] > true_sizes).mean() < 0.1
+
+
+def test_each_subset_fit_equals_lcf_on_that_subset(six):
+    series, _, _ = mixtures(six, 8, seed=24, shift=0.0)
+    result = combinations(series, six, max_components=3)
+    for i in (0, 7, 25, len(result.subsets) - 1):
+        sub = result.subsets[i]
+        single = lcf(series, [six[j] for j in sub])
+        np.testing.assert_allclose(result.weights[i][:, list(sub)], single.weights, atol=1e-10)
+        np.testing.assert_allclose(result.chi2[i], single.chi2, rtol=1e-9)
+        others = [j for j in range(6) if j not in sub]
+        assert (result.weights[i][:, others] == 0).all()
+    np.testing.assert_allclose(result.weights.sum(axis=2), 1.0, atol=1e-12)
+
+
+def test_ranked_table(six):
+    series, _, _ = mixtures(six, 3, seed=25, shift=0.0)
+    result = combinations(series, six, max_components=2)
+    assert isinstance(result, CombinationsResult)
+    assert len(result.subsets) == 6 + 15
+    table = result.to_dataframe()
+    assert len(table) == 3 * 21
+    first = table[table["spectrum"] == 0]
+    assert list(first["rank"]) == list(range(1, 22))
+    assert first["r_factor"].is_monotonic_increasing
+    assert first["selected"].sum() == 1
+    assert f"weight_{SIX[0]}" in table
+
+
+def test_bad_arguments(six):
+    series, _, _ = mixtures(six, 2, seed=26)
+    with pytest.raises(ValidationError, match="alpha"):
+        combinations(series, six, alpha=2.0)
+    with pytest.raises(ValidationError, match="shifts"):
+        combinations(series, six, shifts=np.zeros(6))
+    with pytest.raises(ValidationError, match="max_components"):
+        combinations(series, six, max_components=0)
