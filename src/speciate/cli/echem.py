@@ -25,6 +25,37 @@ def _parse_cycles(text: str | None, name: str) -> list[int] | None:
     return values
 
 
+def _preview(table, n_head: int = 5):
+    """A Rich table of the first cycles and the last one."""
+    from rich.table import Table
+
+    specific = "specific_discharge_capacity_mah_g" in table
+    cols = [
+        ("cycle", "cycle", "{:.0f}"),
+        (
+            "specific_charge_capacity_mah_g" if specific else "charge_capacity_mah",
+            "charge (mAh/g)" if specific else "charge (mAh)",
+            "{:.4g}",
+        ),
+        (
+            "specific_discharge_capacity_mah_g" if specific else "discharge_capacity_mah",
+            "discharge (mAh/g)" if specific else "discharge (mAh)",
+            "{:.4g}",
+        ),
+        ("coulombic_efficiency", "CE", "{:.4f}"),
+        ("mean_discharge_voltage_v", "mean V dis. (V)", "{:.3f}"),
+    ]
+    out = Table(show_edge=False)
+    for _, title, _ in cols:
+        out.add_column(title, justify="right")
+    rows = table.head(n_head)
+    if len(table) > n_head:
+        rows = table.iloc[[*range(n_head), len(table) - 1]]
+    for _, row in rows.iterrows():
+        out.add_row(*(fmt.format(row[name]) for name, _, fmt in cols))
+    return out
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``echem`` command."""
 
@@ -68,6 +99,8 @@ def register(app: typer.Typer) -> None:
             f"{len(table)} cycle(s) from {cycling.n_rows} rows "
             f"({cycling.meta.get('vendor')}); summary written to {output}"
         )
+        console.print(f"sign convention read: {cycling.meta.get('sign_convention')}")
+        console.print(_preview(table))
         if mass is None:
             err_console.print("no --mass given: capacities in mAh only (no mAh/g)")
         if plot:

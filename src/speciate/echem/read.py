@@ -296,8 +296,6 @@ def _read_one(path: Path, fmt: str | None, columns, invert_current, repair, chec
     if name not in FORMATS:
         raise ValidationError(f"format must be one of {sorted(FORMATS)}; got {fmt!r}")
     raw = FORMATS[name](path, repair)
-    if columns and raw.format != "csv" and name == "csv":
-        raw = RawTable("csv", raw.table, raw.start_time, raw.first_data_line, raw.meta)
     return _normalize(raw, path, columns, invert_current, repair, check_sign)
 
 
