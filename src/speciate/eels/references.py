@@ -182,18 +182,14 @@ def references_from_regions(
     Series
         One mean spectrum per region, ``coords["n_pixels"]`` (and ``"valence"``).
     """
-    if not masks:
-        raise ValidationError("masks is empty: name at least one region")
-    parts = [si.mean_spectrum(mask, label=name) for name, mask in masks.items()]
-    coords: dict[str, Any] = {"n_pixels": np.array([int(p.coords["n_pixels"][0]) for p in parts])}
-    if valences is not None:
-        missing = [k for k in masks if k not in valences]
-        if missing:
-            raise ValidationError(f"valences given but missing for regions {missing}")
-        coords["valence"] = np.array([float(valences[k]) for k in masks])
-    return Series(
-        si.energy,
-        np.concatenate([p.mu for p in parts]),
-        labels=tuple(masks),
-        coords=coords,
-    )
+    from speciate.eels.regions import region_spectra
+
+    series = region_spectra(si, masks)
+    if valences is None:
+        return series
+    missing = [k for k in masks if k not in valences]
+    if missing:
+        raise ValidationError(f"valences given but missing for regions {missing}")
+    coords = dict(series.coords)
+    coords["valence"] = np.array([float(valences[k]) for k in masks])
+    return series.replace(coords=coords)
