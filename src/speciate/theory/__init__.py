@@ -16,14 +16,20 @@ from speciate.theory.fdmnes import (
     read_fdmnes_txt,
 )
 from speciate.theory.feff import ClusterTooLargeError, FeffEngine, FeffOptions, read_xmu
+from speciate.theory.formats import register_all
+from speciate.theory.maxima import DerivativeMaxima, derivative_maxima
 from speciate.theory.normalize import normalize
 from speciate.theory.runner import EngineTimeout, run_command
 from speciate.theory.sweep import Failure, SiteSpectrum, SweepResult, get_engine, sweep
+
+# engine outputs become readable by speciate.io.read once speciate.theory is imported
+register_all()
 
 __all__ = [
     "Cache",
     "ClusterTooLargeError",
     "ComputeResult",
+    "DerivativeMaxima",
     "Engine",
     "EngineTimeout",
     "Failure",
@@ -37,6 +43,7 @@ __all__ = [
     "TheorySpectrum",
     "compute",
     "default_cache_dir",
+    "derivative_maxima",
     "get_engine",
     "normalize",
     "read_fdmnes_bav",
