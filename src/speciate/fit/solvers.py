@@ -87,8 +87,8 @@ def enumerate_states(
             options.append((FIXED,))
             continue
         opts = [FREE]
-        others_lo = lo_in.sum() - lo_in[j]
-        others_hi = hi_in.sum() - hi_in[j]
+        others_lo = np.delete(lo_in, j).sum()
+        others_hi = np.delete(hi_in, j).sum()
         # Under sum-to-one, w_j = 1 - Σ others: a lower bound below 1 - Σ hi_others is never
         # reached; an upper bound at or above 1 - Σ lo_others is reached only with all the
         # others on their lower bounds, which the set "j free, others at lo" already gives.
