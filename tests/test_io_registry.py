@@ -17,10 +17,19 @@ from speciate.errors import ReadError, SpeciateError, ValidationError
 from speciate.io.registry import ReadOptions
 
 
-def test_builtin_formats_in_sniffing_order():
+def test_builtin_formats_in_sniffing_order(shared_fixtures):
+    builtin = ["netcdf", "athena", "xdi", "soleil", "columns"]
     names = [f.name for f in sio.formats()]
-    assert names == ["netcdf", "athena", "xdi", "soleil", "columns"]
+    assert [n for n in names if n in builtin] == builtin
     assert all(f.description for f in sio.formats())
+
+
+def test_engine_outputs_are_sniffed_before_the_generic_column_reader(shared_fixtures):
+    xmu = next(shared_fixtures.rglob("xmu.dat"))
+    assert sio.detect_format(xmu).name == "feff-xmu"
+    names = [f.name for f in sio.formats()]
+    for engine in ("feff-xmu", "fdmnes", "fdmnes-conv"):
+        assert names.index(engine) < names.index("columns")
 
 
 def test_sniffing_uses_content_not_extension(shared_data, tmp_path):

@@ -7,6 +7,7 @@ series. Formats are found by sniffing the file's content; `register` adds more.
 
 from __future__ import annotations
 
+import functools
 import glob as _glob
 import os
 import re
@@ -58,8 +59,16 @@ for _module in (netcdf, athena, xdi, soleil, columns):
 PathLike = str | os.PathLike
 
 
+@functools.cache
+def _register_engine_formats() -> None:
+    # FEFF and FDMNES outputs read like any other file, but their parsers live in
+    # speciate.theory, whose import costs ~1 s: pay it only when a file is sniffed.
+    import speciate.theory  # noqa: F401  (registers the engine formats on import)
+
+
 def detect_format(path: PathLike) -> Format:
     """The registered format that recognises ``path`` by its content."""
+    _register_engine_formats()
     path = Path(path)
     return guess_format(path, read_head(path))
 
@@ -85,6 +94,7 @@ def read_groups(
 def _read_groups(
     path: PathLike, options: ReadOptions, format: str | None
 ) -> tuple[Format, list[Series]]:
+    _register_engine_formats()
     path = Path(path)
     head = read_head(path)
     fmt = get_format(format) if format else guess_format(path, head)
