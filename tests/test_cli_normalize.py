@@ -65,3 +65,16 @@ def test_parse_range_accepts_open_end_and_rejects_junk():
         parse_range("-200", "--pre")
     with pytest.raises(ValidationError, match="--post"):
         parse_range("a,b", "--post")
+
+
+def test_foil_alignment_moves_the_aps_reference_to_6539(capsys, shared_data, tmp_path):
+    path = shared_data / "xanes" / "xraylarch" / "APS10BM_2019_MnO2.dat"
+    out = tmp_path / "aligned.nc"
+    args = ["normalize", str(path), "-o", str(out), "--mu", "ln(io/it)"]
+    args += ["--reference", "ln(it/iref)", "--duplicates", "mean", "--foil-e0", "6539.0"]
+    assert main(args) == 0, capsys.readouterr().err
+    s = sio.read(out)
+    # the foil's derivative maximum sits ~1.4 eV below the tabulated 6539.0 eV
+    assert s.coords["energy_shift"][0] == pytest.approx(1.39, abs=0.15)
+    assert s.coords["e0"][0] == pytest.approx(6556.98 + 1.39, abs=0.5)
+    assert "shift (eV)" in capsys.readouterr().out

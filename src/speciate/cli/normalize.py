@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -20,6 +20,11 @@ from speciate.cli.info import (
 )
 from speciate.errors import ValidationError
 
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from speciate.xanes import NormResult
+
 _SHOWN_ROWS = 12
 
 
@@ -33,15 +38,16 @@ def parse_range(text: str, name: str) -> tuple[float, float | None]:
     return start, end
 
 
-def plot_normalized(result, path: Path) -> None:
+def plot_normalized(result: NormResult, path: Path) -> None:
     """Save a figure of every normalized spectrum, atomically."""
+    import matplotlib
     from matplotlib.figure import Figure
 
     from speciate._atomic import atomic_path
 
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.add_subplot()
-    colors = __import__("matplotlib").colormaps["viridis"]
+    colors = matplotlib.colormaps["viridis"]
     n = result.n_spectra
     for i in range(n):
         ax.plot(result.energy, result.norm[i], lw=0.8, color=colors(i / max(n - 1, 1)))
@@ -53,6 +59,17 @@ def plot_normalized(result, path: Path) -> None:
     fmt = path.suffix.lstrip(".") or "png"
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=fmt, dpi=120)
+
+
+def summary_table(result: NormResult, shifts: np.ndarray | None = None) -> Table:
+    """E0, edge step (and alignment shift) of the first spectra, for the terminal."""
+    table = Table("label", "E0 (eV)", "edge step", *([] if shifts is None else ["shift (eV)"]))
+    for i in range(min(result.n_spectra, _SHOWN_ROWS)):
+        extra = [] if shifts is None else [f"{shifts[i]:+.3f}"]
+        table.add_row(result.labels[i], f"{result.e0[i]:.2f}", f"{result.edge_step[i]:.4g}", *extra)
+    if result.n_spectra > _SHOWN_ROWS:
+        table.add_row(f"... {result.n_spectra - _SHOWN_ROWS} more")
+    return table
 
 
 def register(app: typer.Typer) -> None:
@@ -88,9 +105,25 @@ def register(app: typer.Typer) -> None:
         ] = "50,",
         post_order: Annotated[int, typer.Option("--post-order", help="Post-edge degree.")] = 2,
         kind: Annotated[str, typer.Option("--kind", help="What to write: norm or flat.")] = "norm",
+        align: Annotated[
+            bool,
+            typer.Option(
+                "--align",
+                help="Align in energy first: reference channel (else mu) onto the first one's.",
+            ),
+        ] = False,
+        foil_e0: Annotated[
+            float | None,
+            typer.Option(
+                "--foil-e0",
+                help="Align so the reference foil's edge sits here (eV, e.g. 6539.0 for Mn); "
+                "implies --align.",
+            ),
+        ] = None,
     ) -> None:
-        """Read spectra, normalize them all at once and write a NetCDF series."""
+        """Read spectra, optionally align them, normalize them all at once, write NetCDF."""
         import speciate.io as sio
+        from speciate.xanes import align as align_series
         from speciate.xanes import normalize as normalize_series
 
         if kind not in ("norm", "flat"):
@@ -109,18 +142,17 @@ def register(app: typer.Typer) -> None:
             duplicates=duplicates,
             sort=sort,
         )
+        shifts = None
+        if align or foil_e0 is not None:
+            aligned = align_series(series, target=foil_e0)
+            series, shifts = aligned.series, aligned.shifts
         result = normalize_series(
             series, e0=e0, pre=pre_range, post=post_range, post_order=post_order
         )
         result.to_series(kind).to_netcdf(output)
         if plot is not None:
             plot_normalized(result, plot)
-        table = Table("label", "E0 (eV)", "edge step")
-        for i in range(min(result.n_spectra, _SHOWN_ROWS)):
-            table.add_row(result.labels[i], f"{result.e0[i]:.2f}", f"{result.edge_step[i]:.4g}")
-        if result.n_spectra > _SHOWN_ROWS:
-            table.add_row(f"... {result.n_spectra - _SHOWN_ROWS} more", "", "")
-        console.print(table)
+        console.print(summary_table(result, shifts))
         console.print(f"wrote {result.n_spectra} {kind} spectra to {output}", highlight=False)
         if plot is not None:
             console.print(f"wrote figure {plot}", highlight=False)
