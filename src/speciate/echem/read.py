@@ -22,7 +22,6 @@ from speciate.errors import ReadError, ValidationError
 __all__ = ["column_maps", "read"]
 
 _REPAIRS = ("drop_incomplete_rows", "sort_time")
-_REQUIRED = ("time_s", "voltage_v", "current_ma")
 
 
 @cache
@@ -91,7 +90,16 @@ def _floats(table: pd.DataFrame, name: str, scale: float, raw: RawTable, path: P
     return values * scale
 
 
-def _current(table, spec, raw, path, meta) -> np.ndarray:
+def _ints(table: pd.DataFrame, name: str, raw: RawTable, path: Path) -> np.ndarray:
+    values = _floats(table, name, 1.0, raw, path)
+    if not np.all(values == np.round(values)):
+        row = int(np.argmax(values != np.round(values)))
+        line = None if raw.first_data_line is None else raw.first_data_line + row
+        raise ReadError(f"column {name!r} must hold whole numbers; found {values[row]}", path, line)
+    return values.astype(np.int64)
+
+
+def _current(table, spec, raw, path, meta) -> np.ndarray | None:
     name, scale = _pick(table, spec, "current_ma")
     if name is not None:
         return _floats(table, name, scale, raw, path)
@@ -262,12 +270,12 @@ def _normalize(
     n = time_s.size
     charge, discharge = _capacities(table, spec, states, raw, path, meta, n)
     step_name, _ = _pick(table, spec, "step")
-    step = table[step_name].to_numpy(dtype=np.int64) if step_name else np.full(n, -1)
+    step = _ints(table, step_name, raw, path) if step_name else np.full(n, -1)
     seg = segment_current(current, time_s)
     cyc_name, _ = _pick(table, spec, "cycle")
     half_name, _ = _pick(table, spec, "half_cycle")
-    cycle = table[cyc_name].to_numpy(dtype=np.int64) if cyc_name else seg.cycle
-    half = table[half_name].to_numpy(dtype=np.int64) if half_name else seg.half_cycle
+    cycle = _ints(table, cyc_name, raw, path) if cyc_name else seg.cycle
+    half = _ints(table, half_name, raw, path) if half_name else seg.half_cycle
     meta["cycle_source"] = "file" if cyc_name else "speciate"
     meta["half_cycle_source"] = "file" if half_name else "speciate"
     cols = {
