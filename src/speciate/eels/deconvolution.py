@@ -115,7 +115,13 @@ def fourier_ratio(
     gauss = np.exp(-0.5 * (e / sigma) ** 2)
     gauss /= gauss.sum()
 
-    spec = sfft.rfft(j, axis=1) * sfft.rfft(gauss)[None, :] / sfft.rfft(lpad, axis=1)
+    numer = sfft.rfft(j, axis=1) * sfft.rfft(gauss)[None, :]
+    denom = sfft.rfft(lpad, axis=1)
+    # Frequencies where the low loss has no power carry no information (e.g. Nyquist after
+    # a half-channel drift shift, which averages neighbours); the reconvolution Gaussian is
+    # ~0 there anyway, so they are set to 0 instead of dividing 0 by 0.
+    usable = np.abs(denom) > 1e-12 * np.abs(denom[:, :1])
+    spec = np.divide(numer, denom, out=np.zeros_like(numer), where=usable)
     single = sfft.irfft(spec * i0, n, axis=1)[:, :n_cl]
     meta = dict(core_loss.meta)
     meta["fourier_ratio"] = {"fwhm_eV": width, "zlp_window_eV": list(zlp_window)}
