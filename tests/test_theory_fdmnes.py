@@ -13,6 +13,7 @@ import pytest
 from speciate.errors import EngineError, ReadError, ValidationError
 from speciate.structures import cluster, load
 from speciate.theory import Cache, EngineTimeout, compute
+from speciate.theory.broadening import broaden
 from speciate.theory.fdmnes import (
     FdmnesEngine,
     FdmnesOptions,
@@ -51,6 +52,24 @@ def test_raw_and_convolved_spectra_share_the_absolute_grid(fdm, case):
     assert conv.mu[below].max() < 0.1 * conv.mu.max()
     # per absorber, +70 eV is about 0.04 Mbarn for both compounds (Mn K jump)
     assert 0.02 < conv.mu[-1] / conv.n_absorbers < 0.06
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_fermi_level_is_e_edge_plus_e_cut_and_default_broadening_matches_fdmnes(fdm, case):
+    name, _ = CASES[case]
+    raw = read_fdmnes_txt(fdm / case / f"{name}.txt")
+    conv = read_fdmnes_conv(fdm / case / f"{name}_conv.txt")
+    header = raw.meta["header"]
+    assert raw.e_fermi == pytest.approx(header["E_edge"] + header["E_cut"])
+    assert conv.e_fermi == pytest.approx(raw.e_fermi)
+    # broaden() takes the Fermi level from the series' coords: no argument needed
+    series = raw.to_series(name)
+    out = broaden(series).mu[0]
+    assert np.max(np.abs(out - conv.mu)) < 1e-4 * conv.mu.max()
+    if header["E_cut"] < -0.1:
+        # E_edge alone (E_cut dropped) misses FDMNES's convolution by > 0.3 % of the maximum
+        wrong = broaden(series, e_fermi=header["E_edge"]).mu[0]
+        assert np.max(np.abs(wrong - conv.mu)) > 3e-3 * conv.mu.max()
 
 
 def test_energphot_file_equals_relative_file_shifted_by_e_edge(fdm):
@@ -174,7 +193,8 @@ def test_runner_accepts_complete_outputs_and_caches_them(
     res = _run(monkeypatch, "ok", spinel_cluster, tmp_path)
     ref = read_fdmnes_conv(fdm / "limn2o4_r5" / "LiMn2O4_R5_conv.txt")
     np.testing.assert_array_equal(res.spectrum.mu, ref.mu)
-    assert res.spectrum.n_absorbers == 16 and res.spectrum.e_fermi == 6539.0
+    assert res.spectrum.n_absorbers == 16
+    assert res.spectrum.e_fermi == pytest.approx(6539.0 + ref.meta["e_cut"])
     assert FdmnesEngine().version().startswith("fdmnes sha256:")
     assert _run(monkeypatch, "ok", spinel_cluster, tmp_path).cached
 

@@ -257,8 +257,10 @@ def read_fdmnes_txt(path: str | os.PathLike, expected_rows: int | None = None) -
     -------
     TheorySpectrum
         ``energy`` absolute (relative + E_edge, or as written with ``Energphot``),
-        ``mu`` in Mbarn summed over ``n_absorbers`` = natomsym_f, ``e_fermi`` = E_edge
-        (the zero of the relative scale). Header values are in ``meta["header"]``.
+        ``mu`` in Mbarn summed over ``n_absorbers`` = natomsym_f, ``e_fermi`` =
+        E_edge + E_cut (absolute eV: the Fermi cut FDMNES's convolution starts from;
+        E_cut is on the relative scale, whose zero is E_edge). Header values are in
+        ``meta["header"]``.
     """
     path = Path(path)
     lines = _read_lines(path)
@@ -280,7 +282,7 @@ def read_fdmnes_txt(path: str | os.PathLike, expected_rows: int | None = None) -
     return TheorySpectrum(
         energy=absolute,
         mu=mu,
-        e_fermi=e_edge,
+        e_fermi=e_edge + header["E_cut"],
         engine="fdmnes",
         n_absorbers=max(1, round(header["natomsym_f"])),
         meta={"file": path.name, "header": header, "energphot": energphot, "kind": "raw"},
@@ -315,10 +317,12 @@ def read_fdmnes_conv(
             f"expected {expected_rows} energies (from Range); found {energy.size}", path
         )
     raw = path.with_name(path.name.replace("_conv.txt", ".txt"))
-    if (e_edge is None or n_absorbers is None) and raw != path and raw.is_file():
+    e_cut = 0.0
+    if raw != path and raw.is_file():
         header = _parse_header(_read_lines(raw)[0], raw)
         e_edge = header["E_edge"] if e_edge is None else e_edge
         n_absorbers = round(header["natomsym_f"]) if n_absorbers is None else n_absorbers
+        e_cut = header["E_cut"]
     energphot = bool(np.min(np.abs(energy)) > 3000.0)
     if e_edge is None and not energphot:
         raise ReadError(
@@ -331,10 +335,13 @@ def read_fdmnes_conv(
     return TheorySpectrum(
         energy=absolute,
         mu=mu,
-        e_fermi=e_edge if np.isfinite(e_edge) else float(energy[0]),
+        e_fermi=e_edge + e_cut if np.isfinite(e_edge) else float(energy[0]),
         engine="fdmnes",
         n_absorbers=int(n_absorbers or 1),
-        meta={"file": path.name, "e_edge": e_edge, "energphot": energphot, "kind": "convolved"},
+        meta={
+            "file": path.name, "e_edge": e_edge, "e_cut": e_cut, "energphot": energphot,
+            "kind": "convolved",
+        },  # fmt: skip
     )
 
 
