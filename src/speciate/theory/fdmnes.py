@@ -339,9 +339,12 @@ def read_fdmnes_conv(
         engine="fdmnes",
         n_absorbers=int(n_absorbers or 1),
         meta={
-            "file": path.name, "e_edge": e_edge, "e_cut": e_cut, "energphot": energphot,
+            "file": path.name,
+            "e_edge": e_edge,
+            "e_cut": e_cut,
+            "energphot": energphot,
             "kind": "convolved",
-        },  # fmt: skip
+        },
     )
 
 
