@@ -317,3 +317,11 @@ def test_gaussian_broaden_keeps_the_area_of_a_feff_spectrum(shared_fixtures):
     assert out.coords["e_fermi"][0] == spectrum.e_fermi
     with pytest.raises(ValidationError, match="gaussian_fwhm"):
         gaussian_broaden(series, 0.0)
+
+
+def test_broadening_api_is_reexported_by_speciate_theory():
+    import speciate.theory as theory
+
+    for name in ("broaden", "gaussian_broaden", "align_to", "lorentzian_width"):
+        assert getattr(theory, name) is globals()[name]
+        assert name in theory.__all__

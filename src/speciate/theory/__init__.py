@@ -2,10 +2,19 @@
 
 Engines follow one protocol (`Engine`: inputs -> write -> run -> parse) and share one
 runner and one content-hash cache; `sweep` fans phases × radii out over Dask and
-`normalize` puts the computed spectra on one scale.
+`normalize` puts the computed spectra on one scale; `broaden`, `gaussian_broaden` and
+`align_to` turn them into standards comparable with experiment.
 """
 
 from speciate.theory.base import Engine, Recipe, TheorySpectrum, recipe_key
+from speciate.theory.broadening import (
+    TheoryAlignment,
+    align_to,
+    broaden,
+    core_hole_width,
+    gaussian_broaden,
+    lorentzian_width,
+)
 from speciate.theory.cache import Cache, default_cache_dir
 from speciate.theory.compute import ComputeResult, compute
 from speciate.theory.fdmnes import (
@@ -40,11 +49,17 @@ __all__ = [
     "Recipe",
     "SiteSpectrum",
     "SweepResult",
+    "TheoryAlignment",
     "TheorySpectrum",
+    "align_to",
+    "broaden",
     "compute",
+    "core_hole_width",
     "default_cache_dir",
     "derivative_maxima",
+    "gaussian_broaden",
     "get_engine",
+    "lorentzian_width",
     "normalize",
     "read_fdmnes_bav",
     "read_fdmnes_conv",
