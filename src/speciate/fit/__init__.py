@@ -11,16 +11,20 @@ from speciate.fit.decomposition import (
 )
 from speciate.fit.lcf import lcf
 from speciate.fit.results import LCFResult
+from speciate.fit.scan import ScanResult, hamilton_threshold, scan
 
 __all__ = [
     "CombinationsResult",
     "LCFResult",
     "MCRResult",
     "PCAResult",
+    "ScanResult",
     "TargetResult",
     "combinations",
+    "hamilton_threshold",
     "lcf",
     "mcr_als",
     "pca",
+    "scan",
     "target_transform",
 ]

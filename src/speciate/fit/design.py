@@ -272,8 +272,12 @@ def make_design(
     mask: np.ndarray,
     e0: float | None,
     max_shift: float = 0.0,
+    check: bool = True,
 ) -> Design:
     """Evaluate the standards on the data's fit window and check they can be fitted.
+
+    With ``check=False`` the standards are not tested for collinearity all together
+    (a caller fitting them in groups, such as `speciate.fit.scan`, checks each group).
 
     Raises
     ------
@@ -311,7 +315,8 @@ def make_design(
         )
     splines = tuple(standards.splines(lo, hi))
     matrix = np.stack([s(energy) for s in splines], axis=1)
-    check_collinearity(matrix, standards.names)
+    if check:
+        check_collinearity(matrix, standards.names)
     return Design(
         energy=_readonly(energy),
         y=_readonly(y),
