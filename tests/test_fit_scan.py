@@ -33,7 +33,8 @@ def sweep(radii) -> Series:
             width = 2.5 + 6.0 / r
             mu = 0.5 + np.arctan((e - e0) / 1.5) / np.pi
             mu = mu + 0.55 * grow * np.exp(-0.5 * ((e - e0 - wl) / width) ** 2)
-            ripple = np.sin((e - e0 - osc) / (4.0 + 0.3 * r)) * np.exp(-(((e - e0 - osc) / 30) ** 2))
+            u = e - e0 - osc
+            ripple = np.sin(u / (4.0 + 0.3 * r)) * np.exp(-((u / 30.0) ** 2))
             mu = mu + 0.18 * grow * ripple * (e > e0)
             rows.append(mu)
             phase.append(name)
