@@ -21,6 +21,8 @@ _REAL = [
     "echem/beep/PredictionDiagnostics_000151_test.052",
     "echem/NewareNDA/TestFile.nda",
     "echem/navani/test.ndax",
+    # a recent EC-Lab .mpr whose I/mA column is independent of its Q counter
+    "echem/navani/00_test_04_MB_C01.mpr",
 ]
 
 

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from speciate.echem import read
+from speciate.echem.cycles import row_charge_mah
 from speciate.echem.cycling import Cycling
 from speciate.echem.dqdv import dqdv
 from speciate.echem.synthetic import galvanostatic
@@ -106,3 +107,55 @@ def test_real_cathode_dqdv_is_finite_and_peaks_inside_window(shared_data: Path) 
     assert np.all((d.peak_voltage_v > 2.0) & (d.peak_voltage_v < 3.8))
     area = np.nansum(np.abs(d.dqdv), axis=1) * d.meta["voltage_step_v"]
     np.testing.assert_allclose(area, d.capacity_mah, rtol=1e-6)
+
+
+def _local_maxima(y: np.ndarray) -> np.ndarray:
+    return np.nonzero((y[1:-1] > y[:-2]) & (y[1:-1] > y[2:]))[0] + 1
+
+
+def test_real_neware_cv_steps_make_no_spike(shared_data: Path) -> None:
+    # TestFile.nda: CC charge to 4.2 V then a CV hold the reader flags as cv_charge
+    cyc = read(shared_data / "echem/NewareNDA/TestFile.nda")
+    kept = dqdv(cyc, direction="charge", exclude_cv=False)
+    clean = dqdv(cyc, direction="charge")
+    cv = cyc.step_type == "cv_charge"
+    removed = kept.capacity_mah.sum() - clean.capacity_mah.sum()
+    assert removed == pytest.approx(row_charge_mah(cyc.time_s, cyc.current_ma)[cv].sum(), rel=1e-9)
+    window = (kept.voltage_v > 4.16) & (kept.voltage_v < 4.22)
+    hold = cyc.voltage_v[cv].mean()
+    for k in range(kept.n_curves):
+        # with the hold: a second maximum within 10 mV of the hold voltage
+        bumps = kept.voltage_v[window][_local_maxima(kept.dqdv[k, window])]
+        assert np.any(np.abs(bumps - hold) < 0.010)
+        # without it: dQ/dV falls steadily from the 4.13 V peak to the end of the charge
+        assert np.all(np.diff(clean.dqdv[k, window]) < 0)
+    np.testing.assert_allclose(clean.peak_voltage_v, 4.135, atol=0.005)
+
+
+def test_real_cv_hold_without_a_cv_state_is_left_out(shared_data: Path) -> None:
+    # cellpy's BTS 8.5 .ndax: a formation charge ending in a long 4.75 V hold that the file
+    # labels as plain charge, so only the current-decay heuristic can find it
+    cyc = read(shared_data / "echem/cellpy/20260302_IFE_BTS85_2_9_8_1.ndax")
+    kept = dqdv(cyc, exclude_cv=False)
+    clean = dqdv(cyc)
+    assert kept.peak_voltage_v[0] == pytest.approx(4.747, abs=0.005)
+    assert clean.peak_voltage_v[0] == pytest.approx(4.373, abs=0.005)
+    assert np.nanmax(kept.dqdv) > 2 * np.nanmax(clean.dqdv)
+    # ~25 % of the charge passes in the hold
+    assert kept.capacity_mah[0] - clean.capacity_mah[0] == pytest.approx(359.0, rel=0.01)
+    top = clean.voltage_v > 4.70
+    assert np.nanmax(clean.dqdv[0, top]) < 0.2 * np.nanmax(clean.dqdv)
+
+
+def test_real_rest_relaxation_never_moves_charge(shared_data: Path) -> None:
+    # operando LiNiO2 record: every rest voltage replaced by noise, dQ/dV unchanged
+    cyc = read(shared_data / "operando/perex_LNO_NiK/EC/220726cell4operandoxas_C06.mpt")
+    cols = {k: np.array(v) for k, v in cyc.columns.items()}
+    rest = cols["current_ma"] == 0
+    assert rest.sum() > 1000
+    rng = np.random.default_rng(1)
+    cols["voltage_v"][rest] = rng.uniform(3.0, 4.3, rest.sum())
+    a = dqdv(cyc, voltage_range_v=(2.9, 4.4))
+    b = dqdv(cyc.replace(columns=cols), voltage_range_v=(2.9, 4.4))
+    np.testing.assert_allclose(np.nan_to_num(a.dqdv), np.nan_to_num(b.dqdv), atol=1e-12)
+    np.testing.assert_allclose(a.peak_voltage_v[:2], [3.679, 4.158], atol=0.005)

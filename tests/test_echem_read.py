@@ -364,3 +364,45 @@ def test_bad_options_and_missing_file(tmp_path: Path) -> None:
         read(tmp_path / "missing.csv")
     with pytest.raises(SpeciateError):
         Cycling({"time_s": [0.0]})
+
+
+def test_arbin_csv_export_matches_its_own_columns(echem: Path) -> None:
+    path = echem / "beep" / "FastCharge_000025_CH8.csv"
+    cyc = read(path)
+    ref = pd.read_csv(path)
+    assert cyc.meta["vendor"] == "arbin" and cyc.n_rows == len(ref)
+    np.testing.assert_allclose(cyc.time_s, ref["Test_Time"], rtol=1e-12)
+    np.testing.assert_allclose(cyc.voltage_v, ref["Voltage"], rtol=1e-12)
+    np.testing.assert_allclose(cyc.current_ma, ref["Current"] * 1000.0)
+    np.testing.assert_allclose(cyc.charge_capacity_mah, ref["Charge_Capacity"] * 1000.0)
+    # DateTime is epoch seconds of each row: the start is the first row minus its test time
+    first = pd.to_datetime(ref["DateTime"].iloc[0], unit="s").to_datetime64()
+    assert abs((cyc.absolute_time[0] - first) / np.timedelta64(1, "ms")) < 1
+    # a formation rest: no current, so every row is rest
+    assert np.all(cyc.step_type == "rest")
+
+
+def test_neware_ndax_matches_newarenda_reference_columns(echem: Path) -> None:
+    # the reference table came from an older NewareNDA that repeated the first record at
+    # 0.1 s and wrote whole-second local timestamps: compare by record index
+    cyc = read(echem / "NewareNDA" / "123456789012_Unit27_Example_Data_File.ndax")
+    ref = pd.read_csv(echem / "NewareNDA" / "123456789012_Unit27_Example_Data_File_reference.csv")
+    ref = ref.drop_duplicates("Index", keep="first")
+    assert cyc.n_rows == len(ref)
+    np.testing.assert_allclose(cyc.voltage_v, ref["Voltage"], atol=1e-6)
+    np.testing.assert_allclose(cyc.current_ma, ref["Current(mA)"], atol=1e-6)
+    np.testing.assert_allclose(cyc.time_s, ref["Time"], atol=1e-3)
+    np.testing.assert_array_equal(cyc.step, ref["Step"])
+    np.testing.assert_array_equal(cyc.cycle, ref["Cycle"])
+    start = pd.Timestamp(ref["Timestamp"].iloc[0]).tz_convert("UTC").tz_localize(None)
+    assert abs((cyc.start_time - start.to_datetime64()) / np.timedelta64(1, "s")) < 1.0
+    assert np.all(cyc.step_type == "rest")
+
+
+def test_recent_mpr_with_current_column_reads_without_derivation(echem: Path) -> None:
+    # a 2023 EC-Lab modulo-bat file: I/mA is in the file, nothing derived
+    cyc = read(echem / "navani" / "00_test_04_MB_C01.mpr")
+    assert cyc.n_rows == 1501 and "derived" not in cyc.meta
+    assert cyc.start_time == np.datetime64("2023-12-08T09:49:52.346")
+    assert np.all(cyc.current_ma < 0) and np.all(cyc.step_type == "discharge")
+    assert cyc.voltage_v.mean() == pytest.approx(-1.650, abs=1e-3)
