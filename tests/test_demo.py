@@ -34,7 +34,9 @@ def test_synthetic_operando_truth_is_consistent():
 def test_demo_command_writes_report_and_recovers_drift(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--n-spectra", "20"]) == 0
-    for name in ("report.html", "standards.png", "alignment.png", "operando_normalized.nc"):
+    names = ("report.html", "standards.png", "alignment.png", "operando_normalized.nc")
+    names += ("lcf.png", "lcf_weights.csv", "lcf.nc", "features.csv", "features_stacks.png")
+    for name in names:
         assert (out / name).stat().st_size > 1000, name
     html = (out / "report.html").read_text()
     assert "provenance" in html and "data:image/png;base64" in html
@@ -42,5 +44,12 @@ def test_demo_command_writes_report_and_recovers_drift(tmp_path, capsys):
     assert back.n_spectra == 20
     assert "e0" in back.coords
     printed = capsys.readouterr().out
-    rms = float(printed.split("alignment_rms_error_ev:")[1].split()[0])
-    assert rms < 0.05
+
+    def metric(name: str) -> float:
+        return float(printed.split(f"{name}:")[1].split()[0])
+
+    assert metric("alignment_rms_error_ev") < 0.05
+    # LCF recovers the known fractions and leaves the absent Mn3O4 out
+    assert metric("lcf_weight_mae") < 0.02
+    assert metric("lcf_max_absent_weight") < 0.05
+    assert metric("valence_vs_truth_correlation") > 0.99

@@ -52,6 +52,92 @@ def _standards_section(out: Path) -> tuple[Section, list]:
     return Section("Standards", text, [png]), norms
 
 
+def _speciation_section(
+    out: Path, norm: Any, std_norms: list, truth: dict, metrics: dict[str, float]
+) -> Section:
+    from speciate.fit import lcf
+
+    # Mn3O4 is a plausible but absent phase: the fit must give it ~0 weight.
+    names = (*truth["components"], "Mn3O4")
+    by_name = {nr.labels[0]: nr for nr in std_norms}
+    result = lcf(norm, [by_name[n] for n in names], e_range=(-20.0, 60.0))
+    result.to_csv(out / "lcf_weights.csv")
+    result.to_netcdf(out / "lcf.nc")
+    k = len(truth["components"])
+    error = result.weights[:, :k] - truth["weights"]
+    metrics["lcf_weight_mae"] = float(np.mean(np.abs(error)))
+    metrics["lcf_max_absent_weight"] = float(result.weights[:, k:].max())
+    metrics["lcf_median_r_factor"] = float(np.median(result.r_factor))
+
+    fig, axes = new_figure(ncols=2)
+    left, right = axes[0]
+    x = np.arange(result.n_spectra)
+    for j, name in enumerate(result.standards):
+        line = left.errorbar(x, result.weights[:, j], yerr=result.stderr[:, j], fmt=".", ms=3,
+                             lw=0.6, label=name)  # fmt: skip
+        if j < k:
+            left.plot(x, truth["weights"][:, j], "-", lw=0.8, color=line[0].get_color())
+    left.set(xlabel="spectrum index", ylabel="weight", title="LCF weights (lines: truth)")
+    left.legend(fontsize=8, frameon=False)
+    i = int(np.argmax(result.weights[:, k - 1]))
+    right.plot(result.energy, result.data[i], ".", color="0.6", ms=2,
+               label=f"{result.labels[i]} data")  # fmt: skip
+    right.plot(result.energy, result.fit[i], "k-", lw=1, label="fit")
+    for j, name in enumerate(result.standards):
+        right.plot(result.energy, result.components(i)[:, j], lw=0.7, label=name)
+    right.plot(result.energy, result.residual[i], "--", color="0.3", lw=0.7, label="residual")
+    right.set(xlabel="Energy (eV)", ylabel="Normalized μ(E)", title="one fit")
+    right.legend(fontsize=7, frameon=False)
+    text = (
+        f"All {result.n_spectra} spectra fitted at once with {len(names)} standards "
+        "(sum-to-one, bounds 0–1, shared design matrix). Mean absolute weight error against "
+        f"the known truth: {metrics['lcf_weight_mae']:.4f}; largest weight given to the absent "
+        f"Mn3O4: {metrics['lcf_max_absent_weight']:.3f}; median R-factor "
+        f"{metrics['lcf_median_r_factor']:.2e}."
+    )
+    return Section(
+        "Speciation (LCF)",
+        text,
+        [save_figure(fig, out / "lcf.png")],
+        provenance=result.provenance,
+    )
+
+
+def _features_section(out: Path, norm: Any, truth: dict, metrics: dict[str, float]) -> Section:
+    from speciate.features import extract
+    from speciate.features.plots import plot_features
+
+    table = extract(norm)
+    table.to_dataframe().to_csv(out / "features.csv")
+    valence = np.asarray(table["valence"])
+    ok = np.isfinite(valence)
+    trend = np.corrcoef(valence[ok], truth["valence"][ok])[0, 1] if ok.sum() > 2 else np.nan
+    metrics["valence_vs_truth_correlation"] = float(trend)
+    fig_stacks = plot_features(norm, table)
+    fig, axes = new_figure()
+    ax = axes[0, 0]
+    ax.plot(truth["valence"], "k-", lw=1, label="true mean valence")
+    ax.errorbar(np.arange(valence.size), valence, yerr=np.asarray(table["valence_stderr"]),
+                fmt=".", ms=3, lw=0.6, label="from edge energy")  # fmt: skip
+    ax.set(xlabel="spectrum index", ylabel="Mn valence")
+    ax.legend(frameon=False)
+    text = (
+        "Fingerprints of every spectrum: pre-edge peaks A and B, the first-derivative triplet "
+        "c/d/e with the angle γ of the c–e line, and the Mn valence from the edge energy "
+        "through the calibration shipped with speciate (fitted on real oxide standards). "
+        f"Correlation of that valence with the true mean valence: {trend:.3f}."
+    )
+    return Section(
+        "Fingerprints",
+        text,
+        [
+            save_figure(fig_stacks, out / "features_stacks.png"),
+            save_figure(fig, out / "valence.png"),
+        ],
+        provenance=dict(table.provenance),
+    )
+
+
 def run_demo(
     out_dir: str | Path = "demo-output",
     *,
@@ -106,7 +192,7 @@ def run_demo(
     )
 
     say("normalizing the aligned series")
-    norm = normalize(aligned.series, pre=(-100, -30), post=(50, None), post_order=1)
+    norm = normalize(aligned.series, pre=(-100, -30), post=(50, None), post_order=2)
     fig, axes = new_figure()
     plot_normalized(axes[0, 0], norm.energy, norm.norm, norm.labels, e_range=(6530, 6600))
     sections.append(
@@ -120,6 +206,12 @@ def run_demo(
     )
     nc = out / "operando_normalized.nc"
     norm.to_series("norm").to_netcdf(nc)
+
+    say("fitting every spectrum by linear combination of the standards")
+    sections.append(_speciation_section(out, norm, _std_norms, truth, metrics))
+
+    say("measuring fingerprints (pre-edge, white line, derivative triplet, valence)")
+    sections.append(_features_section(out, norm, truth, metrics))
 
     write_html(out / "report.html", "speciate demo: Mn K-edge operando series", sections)
     files = tuple(sorted(p for p in out.iterdir() if p.is_file()))

@@ -109,7 +109,8 @@ def align(
         spectra; ``"mu"`` forces the spectra; an array (n_spectra, n_energy) gives the channel.
     target
         What to align to: ``None`` (the first spectrum's channel), an E0 in eV (e.g. the
-        tabulated Mn foil edge 6539.0 eV: the channel's derivative maximum is moved there), a
+        tabulated Mn foil edge 6539.0 eV: all channels are matched to the first, and the
+        derivative maximum of their mean is moved there), a
         one-spectrum `Series` (its reference channel if present, else mu) or an array on the
         series grid.
     window
@@ -142,16 +143,24 @@ def align(
 
     if t_deriv is None:
         # Match every channel to the first by its whole derivative curve (robust to
-        # split edge peaks), then move the first channel's derivative maximum onto E0.
+        # split edge peaks), then move the mean channel's derivative maximum onto E0.
         first_d = derivative_array(energy, channel[:1], 1, smooth_ev)[0]
         first_e0 = float(find_e0(energy, channel[:1])[0])
         rel, stderr = _align_to_curve(
             energy, channel, first_d, first_e0, window, smooth_ev, max_shift
         )
-        offset, offset_err = _align_to_e0(energy, channel[:1], t_e0, window, smooth_ev, max_shift)
+        # The absolute offset comes from the mean of the matched channels: one noisy
+        # channel's derivative maximum can sit tenths of an eV off.
+        lo, hi = energy[0] + rel.max(), energy[-1] + rel.min()
+        grid = energy[(energy >= lo) & (energy <= hi)]
+        mean = interp_rows_points(grid[None, :] - rel[:, None], energy, channel).mean(axis=0)
+        offset, offset_err = _align_to_e0(grid, mean[None, :], t_e0, window, smooth_ev, max_shift)
         shifts = rel + offset[0]
         stderr = np.hypot(stderr, offset_err[0])
-        method = "derivative match to the first spectrum, then its derivative maximum to E0"
+        method = (
+            "derivative match to the first spectrum, then the derivative maximum of the "
+            "mean matched channel to E0"
+        )
     else:
         shifts, stderr = _align_to_curve(
             energy, channel, t_deriv, t_e0, window, smooth_ev, max_shift
