@@ -406,3 +406,25 @@ def test_recent_mpr_with_current_column_reads_without_derivation(echem: Path) ->
     assert cyc.start_time == np.datetime64("2023-12-08T09:49:52.346")
     assert np.all(cyc.current_ma < 0) and np.all(cyc.step_type == "discharge")
     assert cyc.voltage_v.mean() == pytest.approx(-1.650, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("name", "keep"),
+    [
+        ("navani/test.ndax", 20_000),
+        ("navani/arbin_example.res", 200_000),
+        ("navani/arbin_example.res", 500_000),
+    ],
+)
+def test_truncated_ndax_and_res_raise_instead_of_reading_part(
+    echem: Path, tmp_path: Path, name: str, keep: int
+) -> None:
+    if name.endswith(".res") and shutil.which("mdb-export") is None:
+        pytest.skip("mdbtools not installed")
+    src = echem / name
+    assert src.stat().st_size > keep
+    bad = tmp_path / f"cut{src.suffix}"
+    bad.write_bytes(src.read_bytes()[:keep])
+    with pytest.raises(ReadError, match="complete") as info:
+        read(bad)
+    assert str(bad) in str(info.value)
