@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import numpy as np
@@ -112,6 +113,19 @@ def test_shared_mode_recipes_share_one_potential(limn2o4_cluster):
     assert plan[2.0].run_args == ("rdinp", "fms", "mkgtr", "ff2x")
     per = FeffEngine().plan(limn2o4_cluster, [2.0, 3.0], {"potential": "per_radius"})
     assert per[2.0].parent is None and per[2.0].run_args == FULL_STAGES
+
+
+def test_parsed_spectrum_records_the_potential_mode_and_atoms_radius(
+    limn2o4_cluster, shared_fixtures, tmp_path
+):
+    shutil.copy(shared_fixtures / "feff10" / "LiMn2O4_R3.0" / "xmu.dat", tmp_path / "xmu.dat")
+    engine = FeffEngine()
+    shared = engine.plan(limn2o4_cluster, [2.0, 3.0, 5.0], None)[3.0]
+    per = engine.plan(limn2o4_cluster, [3.0], {"potential": "per_radius"})[3.0]
+    a, b = engine.parse(shared, tmp_path).meta, engine.parse(per, tmp_path).meta
+    assert (a["potential"], a["atoms_radius"], a["radius"]) == ("shared", 6.0, 3.0)
+    assert (b["potential"], b["atoms_radius"], b["radius"]) == ("per_radius", 4.0, 3.0)
+    assert a["corehole"] == b["corehole"] == "RPA"
 
 
 @pytest.mark.engine

@@ -98,6 +98,7 @@ def test_sites_are_merged_by_multiplicity(fake, tmp_path):
     assert sorted(set(res.sites.coords["site"])) == sorted(truth)
     assert list(res.series.coords["phase"]) == ["Mn3O4", "Mn3O4"]
     assert set(res.series.coords["engine"]) == {"fake"}
+    assert "atoms_radius" not in res.series.coords  # only engines that record it
 
 
 def test_failures_are_recorded_and_the_others_go_on(fake, tmp_path):
@@ -190,6 +191,9 @@ def test_real_feff_sweep_of_limn2o4_at_2_and_3_angstrom(feff_sweep):
     assert res.failures == ()
     assert list(res.series.coords["radius"]) == [2.0, 3.0]
     assert set(res.series.coords["potential"]) == {"shared"}
+    # the shared potential's ATOMS list: largest radius + the 1 Å margin
+    np.testing.assert_array_equal(res.series.coords["atoms_radius"], [4.0, 4.0])
+    assert res.spectra[0].spectrum.meta["potential"] == "shared"
     # one shared potential: both radii share its Fermi level
     assert res.series.coords["e_fermi"][0] == pytest.approx(res.series.coords["e_fermi"][1])
     assert res.spectra[0].spectrum.energy.size == 223  # the fine EGRID

@@ -477,13 +477,27 @@ class FeffEngine:
         )
 
     def parse(self, recipe: Recipe, work_dir: Path) -> TheorySpectrum:
-        """Read ``xmu.dat``; the options used (SCF, potential mode, radius) go into meta."""
+        """Read ``xmu.dat``; the options used go into meta.
+
+        ``meta`` gains ``radius`` (FMS, Å), ``scf``, ``potential`` (mode), ``atoms_radius``
+        (Å, the ATOMS list the potential was computed on: ``pot_radius`` in ``"shared"``
+        mode, R + ``atoms_margin`` in ``"per_radius"`` mode) and ``corehole``.
+        """
         spec = read_xmu(Path(work_dir) / "xmu.dat")
+        opts = recipe.options
+        radius = opts.get("radius")
+        if opts.get("potential") == "shared" and opts.get("pot_radius") is not None:
+            atoms_radius = float(opts["pot_radius"])
+        elif radius is not None:
+            atoms_radius = float(radius) + float(opts.get("atoms_margin", 0.0))
+        else:  # a hand-made recipe that records no radius
+            atoms_radius = None
         meta = dict(spec.meta)
         meta.update(
-            radius=recipe.options.get("radius"),
-            scf=recipe.options.get("scf"),
-            potential=recipe.options.get("potential"),
-            corehole=recipe.options.get("corehole"),
+            radius=radius,
+            scf=opts.get("scf"),
+            potential=opts.get("potential"),
+            atoms_radius=atoms_radius,
+            corehole=opts.get("corehole"),
         )
         return TheorySpectrum(spec.energy, spec.mu, spec.e_fermi, "feff", 1, meta)

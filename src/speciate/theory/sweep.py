@@ -74,8 +74,10 @@ class SweepResult:
     series
         One spectrum per phase × radius (sites merged by multiplicity, per absorbing atom)
         on one energy grid (eV); coords ``phase``, ``radius`` (Å), ``engine``, ``scf``,
-        ``potential``, ``e_fermi`` (eV), ``n_absorbers`` (1), ``n_sites``. None if nothing
-        succeeded.
+        ``potential`` (FEFF: ``"shared"`` potential reused across radii, or
+        ``"per_radius"`` full runs), ``e_fermi`` (eV), ``n_absorbers`` (1), ``n_sites``,
+        and for FEFF ``atoms_radius`` (Å, the ATOMS list the potential was computed on).
+        None if nothing succeeded.
     sites
         The per-site spectra on the same grid; coords as ``series`` plus ``site`` and
         ``multiplicity``.
@@ -227,6 +229,10 @@ def _assemble(
         "n_absorbers": np.ones(len(runs), dtype=int),
         **coords,
     }
+    # engines that record the ATOMS radius of their potential (FEFF) get it as a coord
+    atoms_radius = [r.spectrum.meta.get("atoms_radius") for r in runs]
+    if all(a is not None for a in atoms_radius):
+        site_coords["atoms_radius"] = np.asarray(atoms_radius, dtype=float)
     sites = Series(
         e, site_mu, labels=[f"{r.phase} {r.site} R={r.radius:g}" for r in runs], coords=site_coords
     )
@@ -241,6 +247,12 @@ def _assemble(
     member = np.stack([(phase_arr == p) & (radius_arr == r) for p, r in points]) * weights
     member /= member.sum(axis=1, keepdims=True)
     e_fermi = member @ np.array([r.spectrum.e_fermi for r in runs])
+    extra = {}
+    if "atoms_radius" in site_coords:
+        # all sites of one point share the ATOMS radius: the largest is that value
+        extra["atoms_radius"] = np.max(
+            np.where(member > 0, site_coords["atoms_radius"], -np.inf), axis=1
+        )
     merged = Series(
         e,
         member @ site_mu,
@@ -251,6 +263,7 @@ def _assemble(
             "e_fermi": e_fermi,
             "n_absorbers": np.ones(len(points), dtype=int),
             "n_sites": (member > 0).sum(axis=1),
+            **extra,
             **coords,
         },
     )
