@@ -42,7 +42,10 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option(help="Dask distributed scheduler address.")
         ] = None,
         cache_dir: Annotated[
-            Path | None, typer.Option(help="Cache directory (default $SPECIATE_CACHE).")
+            Path | None,
+            typer.Option(
+                help="Cache directory (default $SPECIATE_CACHE, else the user cache dir)."
+            ),
         ] = None,
         timeout: Annotated[float, typer.Option(help="Time limit per engine run, s.")] = 3600.0,
         progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
