@@ -81,3 +81,29 @@ def test_bad_arguments(six):
         combinations(series, six, shifts=np.zeros(6))
     with pytest.raises(ValidationError, match="max_components"):
         combinations(series, six, max_components=0)
+
+
+def test_refit_gives_one_lcf_result_of_the_selected_subsets(six, tmp_path):
+    import xarray as xr
+
+    series, _, _ = mixtures(six, 12, seed=27, shift=0.0)
+    result = combinations(series, six, max_components=3)
+    refit = result.refit(series, six)
+    np.testing.assert_allclose(refit.weights, result.best_weights, atol=1e-10)
+    np.testing.assert_allclose(refit.fit + refit.residual, refit.data)
+    np.testing.assert_allclose(refit.total, 1.0, atol=1e-12)
+    outside = result.best_weights == 0
+    assert (refit.stderr[outside] == 0).all() and (refit.stderr[~outside] > 0).all()
+    assert refit.labels == series.labels
+    np.testing.assert_allclose(refit.components(3).sum(axis=1), refit.fit[3])
+    summary = result.summary()
+    assert list(summary["n_components"]) == [len(b) for b in result.best]
+    np.testing.assert_allclose(summary[f"weight_{SIX[2]}"], result.best_weights[:, 2])
+    result.to_netcdf(tmp_path / "c.nc")
+    with xr.open_dataset(tmp_path / "c.nc", engine="h5netcdf") as ds:
+        np.testing.assert_array_equal(ds["best_index"].values, result.best_index)
+        assert ds["members"].values.sum() == sum(len(s) for s in result.subsets)
+    result.to_csv(tmp_path / "c.csv")
+    assert (tmp_path / "c.csv").read_text().startswith("spectrum,label,subset,")
+    with pytest.raises(ValidationError, match="standards given to combinations"):
+        result.refit(series, six[:5])

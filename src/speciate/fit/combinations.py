@@ -4,13 +4,15 @@ subset that no other fit improves significantly (F-test)."""
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
 
+from speciate._atomic import atomic_path, atomic_write_text
 from speciate.errors import ValidationError
 from speciate.fit.lcf import parse_bounds, prepare
 from speciate.fit.solvers import FIXED, FREE, LO, enumerate_states, solve_shared
@@ -18,6 +20,9 @@ from speciate.provenance import make_provenance
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+    import xarray as xr
+
+    from speciate.fit.results import LCFResult
 
 __all__ = ["CombinationsResult", "combinations"]
 
@@ -49,6 +54,8 @@ class CombinationsResult:
     alpha : significance level of the F-test
     labels : (n_spectra,) spectrum labels
     provenance : the call
+    settings : the fit options (window, reference E0, bounds, shifts...) that `refit`
+        passes on to `lcf`
     """
 
     standards: tuple[str, ...]
@@ -62,6 +69,7 @@ class CombinationsResult:
     alpha: float
     labels: tuple[str, ...]
     provenance: Mapping[str, Any]
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def best(self) -> list[tuple[int, ...]]:
@@ -110,6 +118,100 @@ class CombinationsResult:
         table = pd.DataFrame(cols)
         table["rank"] = table.groupby("spectrum")["r_factor"].rank(method="first").astype(int)
         return table.sort_values(["spectrum", "rank"], ignore_index=True)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per spectrum: the selected subset, its weights (0 outside it), shifts
+        and statistics."""
+        import pandas as pd
+
+        rows = np.arange(self.best_index.size)
+        cols: dict[str, Any] = {
+            "label": list(self.labels),
+            "subset": [" + ".join(self.standards[j] for j in sub) for sub in self.best],
+            "n_components": [len(sub) for sub in self.best],
+        }
+        for j, name in enumerate(self.standards):
+            cols[f"weight_{name}"] = self.best_weights[:, j]
+        best_shifts = self.best_shifts
+        if best_shifts is not None:
+            for j, name in enumerate(self.standards):
+                cols[f"shift_{name}"] = best_shifts[:, j]
+        cols["r_factor"] = self.r_factor[self.best_index, rows]
+        cols["chi2"] = self.chi2[self.best_index, rows]
+        return pd.DataFrame(cols)
+
+    def to_xarray(self) -> xr.Dataset:
+        """Dataset with dims (subset, spectrum, standard): every fit, and the selection."""
+        import xarray as xr
+
+        grid = ("subset", "spectrum")
+        full = ("subset", "spectrum", "standard")
+        data_vars: dict[str, Any] = {
+            "weights": (full, self.weights),
+            "chi2": (grid, self.chi2),
+            "r_factor": (grid, self.r_factor),
+            "n_free": (grid, self.n_free),
+            "best_index": (("spectrum",), self.best_index),
+        }
+        if self.shifts is not None:
+            data_vars["shifts"] = (full, self.shifts, {"units": "eV"})
+        members = np.zeros((len(self.subsets), len(self.standards)), np.int8)
+        for i, sub in enumerate(self.subsets):
+            members[i, list(sub)] = 1
+        data_vars["members"] = (("subset", "standard"), members)
+        coords = {
+            "standard": ("standard", np.array(self.standards, dtype=str)),
+            "label": ("spectrum", np.array(self.labels, dtype=str)),
+        }
+        attrs = {
+            "speciate_type": "CombinationsResult",
+            "alpha": self.alpha,
+            "provenance": json.dumps(dict(self.provenance)),
+        }
+        return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+    def to_netcdf(self, path: Any) -> None:
+        """Write `to_xarray` to NetCDF, atomically."""
+        with atomic_path(path) as tmp:
+            self.to_xarray().to_netcdf(tmp, engine="h5netcdf")
+
+    def to_csv(self, path: Any) -> None:
+        """Write the ranked table (`to_dataframe`) to CSV, atomically."""
+        atomic_write_text(path, self.to_dataframe().to_csv(index=False))
+
+    def refit(self, data: Any, standards: Any) -> LCFResult:
+        """`lcf` of every spectrum with its selected subset only, as one `LCFResult`.
+
+        ``data`` and ``standards`` must be those given to `combinations`. Spectra that
+        selected the same subset are fitted together (one batched fit per distinct
+        subset); weights, stderr and shifts of standards outside a spectrum's subset
+        are 0. Gives fits, residuals and uncertainties for plots and exports.
+        """
+        from speciate.fit.lcf import lcf
+        from speciate.fit.results import LCFResult
+
+        items = [standards] if not isinstance(standards, (list, tuple)) else list(standards)
+        stds = [s.select([i]) for s in items for i in range(len(s.labels))]
+        if tuple(str(s.labels[0]) for s in stds) != self.standards:
+            raise ValidationError(
+                f"refit needs the standards given to combinations {list(self.standards)}; "
+                f"got {[str(s.labels[0]) for s in stds]}"
+            )
+        if len(data.labels) != len(self.labels):
+            raise ValidationError(
+                f"refit needs the {len(self.labels)} spectra given to combinations; "
+                f"got {len(data.labels)}"
+            )
+        settings = dict(self.settings)
+        lo, hi = (np.asarray(b, dtype=float) for b in settings.pop("bounds"))
+        parts = []
+        for index in np.unique(self.best_index):
+            rows = np.nonzero(self.best_index == index)[0]
+            sub = list(self.subsets[index])
+            fit = lcf(data.select(rows), [stds[j] for j in sub], bounds=(lo[sub], hi[sub]),
+                      **settings)  # fmt: skip
+            parts.append((rows, sub, fit))
+        return _merge(parts, len(self.labels), self.standards, self.provenance, LCFResult)
 
 
 def _subsets(k: int, max_components: int) -> list[tuple[int, ...]]:
@@ -305,4 +407,65 @@ def combinations(
         alpha=float(alpha),
         labels=fit_data.labels,
         provenance=provenance,
+        settings={
+            "e_range": e_range,
+            "relative_to": "absolute" if design.e0 is None else "e0",
+            "e0": design.e0,
+            "array": array,
+            "sum_to_one": sum_to_one,
+            "bounds": (lo, hi),
+            "shifts": True if shifts else None,
+            "max_shift": max_shift,
+        },
     )
+
+
+def _merge(parts, n_s, names, provenance, cls):
+    """One result from per-subset `LCFResult`s ``(rows, subset, result)``."""
+    first = parts[0][2]
+    k, n_e = len(names), first.energy.size
+    out: dict[str, Any] = {
+        "data": np.zeros((n_s, n_e)), "fit": np.zeros((n_s, n_e)),
+        "residual": np.zeros((n_s, n_e)), "basis": np.zeros((n_s, n_e, k)),
+        "weights": np.zeros((n_s, k)), "stderr": np.zeros((n_s, k)),
+        "total": np.zeros(n_s), "r_factor": np.zeros(n_s), "chi2": np.zeros(n_s),
+        "reduced_chi2": np.zeros(n_s), "n_free": np.zeros(n_s, int),
+        "at_bound": np.zeros((n_s, k), bool),
+    }  # fmt: skip
+    with_shifts = first.shifts is not None
+    if with_shifts:
+        out["shifts"] = np.zeros((n_s, k))
+        out["shifts_stderr"] = np.zeros((n_s, k))
+    labels = [""] * n_s
+    for rows, sub, res in parts:  # one item per distinct subset
+        for key in ("data", "fit", "residual", "total", "r_factor", "chi2", "reduced_chi2",
+                    "n_free"):  # fmt: skip
+            out[key][rows] = getattr(res, key)
+        for key in ("weights", "stderr", "at_bound") + (
+            ("shifts", "shifts_stderr") if with_shifts else ()
+        ):
+            out[key][np.ix_(rows, sub)] = getattr(res, key)
+        out["basis"][np.ix_(rows, np.arange(n_e), sub)] = np.broadcast_to(
+            res.basis, (rows.size, n_e, len(sub))
+        )
+        for r, lab in zip(rows, res.labels):
+            labels[r] = lab
+    arrays = {key: _readonly(val, val.dtype) for key, val in out.items()}
+    if not with_shifts:
+        arrays["shifts"] = arrays["shifts_stderr"] = None
+    time = None
+    if first.time is not None:
+        time = np.empty(n_s, dtype=first.time.dtype)
+        for rows, _, res in parts:
+            time[rows] = res.time
+    coords = {}
+    for key, val in first.coords.items():
+        full = np.empty(n_s, dtype=np.asarray(val).dtype)
+        for rows, _, res in parts:
+            full[rows] = res.coords[key]
+        coords[key] = full
+    return cls(
+        energy=first.energy, standards=tuple(names), labels=tuple(labels), time=time,
+        coords=coords, e0=first.e0, e_range=first.e_range,
+        provenance={**dict(provenance), "refit": "lcf per selected subset"}, **arrays,
+    )  # fmt: skip
