@@ -43,3 +43,32 @@ def test_bad_cell_names_raise() -> None:
         compare(_cells(), masses_mg={"medium": 1.0})
     with pytest.raises(ValidationError):
         compare({})
+
+
+def test_real_cells_get_the_single_cell_numbers(shared_data) -> None:
+    from speciate.echem import capacity_per_cycle, dqdv, read
+    from speciate.echem.plots import plot_comparison
+
+    ec = shared_data / "operando/perex_LNO_NiK/EC"
+    cells = {
+        "LiNiO2 operando": read(sorted(ec.glob("*.mpt"))),
+        "jdb11 GCPL": read(
+            shared_data / "echem/navani/jdb11-1_c3_gcpl_5cycles_2V-3p8V_C-24_data_C09.mpr"
+        ),
+    }
+    masses = {"LiNiO2 operando": 7.0}
+    cmp = compare(cells, masses_mg=masses, dqdv_cycles=[1, 2])
+    df = cmp.to_dataframe()
+    for name, cyc in cells.items():
+        alone = capacity_per_cycle(cyc, mass_mg=masses.get(name))
+        mine = df[df.cell == name]
+        np.testing.assert_allclose(mine["discharge_capacity_mah"], alone.discharge_capacity_mah)
+        curves = dqdv(cyc, [1, 2], mass_mg=masses.get(name))
+        np.testing.assert_allclose(cmp.dqdv[name].peak_voltage_v, curves.peak_voltage_v)
+    lno = df[df.cell == "LiNiO2 operando"]
+    # first charge of the operando LiNiO2 cell: 1.614 mAh (EC-Lab's counter), 7 mg
+    assert lno["specific_charge_capacity_mah_g"].iloc[0] == pytest.approx(1.6145 / 7e-3, rel=1e-3)
+    assert df[df.cell == "jdb11 GCPL"]["specific_charge_capacity_mah_g"].isna().all()
+    fig = plot_comparison(cmp)
+    labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert labels[0] == "LiNiO2 operando cycle 1" and len(labels) == 4
