@@ -40,7 +40,7 @@ def loop_reference(energy, mu, pre=(-200.0, -30.0), post=(50.0, None), order=2):
     return out
 
 
-def best_of(func, repeat: int = 7) -> float:
+def best_of(func, repeat: int = 30) -> float:
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()

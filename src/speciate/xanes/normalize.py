@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from math import comb
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -187,40 +187,68 @@ def find_e0(energy: np.ndarray, mu: np.ndarray) -> np.ndarray:
     return energy[idx]
 
 
-def _range_masks(
+class _Window(NamedTuple):
+    """A fit range of every spectrum, as a boolean block over the columns any spectrum uses."""
+
+    cols: slice  # the block's columns in the full grid
+    mask: np.ndarray  # (n_s, n_block) bool
+    counts: np.ndarray  # (n_s,) points in range
+    used: np.ndarray  # (n_s, 2) eV relative to E0, after clipping to the data
+    clipped: np.ndarray  # (n_s, 2) bool
+
+
+def _range_window(
     energy: np.ndarray, e0: np.ndarray, rng: tuple[float | None, float | None]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> _Window:
     lo_rel = -np.inf if rng[0] is None else float(rng[0])
     hi_rel = np.inf if rng[1] is None else float(rng[1])
     if lo_rel >= hi_rel:
         raise ValidationError(f"range {rng} must have start < end (eV relative to E0)")
     lo = np.maximum(e0 + lo_rel, energy[0])
     hi = np.minimum(e0 + hi_rel, energy[-1])
-    mask = (energy[None, :] >= lo[:, None]) & (energy[None, :] <= hi[:, None])
+    first = np.searchsorted(energy, lo, side="left")
+    stop = np.searchsorted(energy, hi, side="right")
+    counts = np.maximum(stop - first, 0)
+    # ranges are narrow windows: only the columns some spectrum uses are materialized
+    start, end = int(first.min()), max(int(stop.max()), int(first.min()) + 1)
+    j = np.arange(start, end)
+    mask = (j[None, :] >= first[:, None]) & (j[None, :] < stop[:, None])
     requested = np.array([lo_rel, hi_rel])
     used = np.stack([lo - e0, hi - e0], axis=1)
-    clipped = ~np.isclose(used, requested[None, :]) & np.isfinite(requested)[None, :]
-    return mask, used, clipped
+    clipped = (np.abs(used - requested) > 1e-8 * np.maximum(1.0, np.abs(used))) & np.isfinite(
+        requested
+    )
+    return _Window(slice(start, end), mask, counts, used, clipped)
 
 
-def _batched_polyfit(u: np.ndarray, y: np.ndarray, mask: np.ndarray, degree: int) -> np.ndarray:
-    """Least-squares polynomials of one degree for every row, each over its own mask.
+def _batched_polyfit(
+    u: np.ndarray,
+    y: np.ndarray,
+    window: _Window,
+    degree: int,
+    minus: np.ndarray | None = None,
+) -> np.ndarray:
+    """Least-squares polynomials of one degree for every row, each over its own window.
 
     ``u`` (n_e,) is a scaled abscissa shared by all rows, so the normal equations of
     every spectrum come from two matrix products: masked moments of ``u`` and masked
-    projections of ``y``. Returns coefficients in powers of ``u``, lowest first,
-    shape (n_s, degree + 1).
+    projections of ``y``. ``minus`` (n_s, q) are polynomial coefficients in ``u`` to
+    subtract from ``y`` first (the pre-edge line under the post-edge); their projections
+    come from the same moments, so ``y - minus(u)`` is never formed. Returns coefficients
+    in powers of ``u``, lowest first, shape (n_s, degree + 1).
     """
-    # only the columns that some spectrum uses take part (ranges are narrow windows)
-    cols = np.nonzero(mask.any(axis=0))[0]
-    sl = slice(cols[0], cols[-1] + 1)
-    w = mask[:, sl].astype(float)
-    us = u[sl]
-    moments = w @ (us[:, None] ** np.arange(2 * degree + 1))  # (n_s, 2p+1)
+    w = window.mask.astype(float)
+    us = u[window.cols]
+    extra = 0 if minus is None else minus.shape[1] - 1
+    n_mom = max(2 * degree, degree + extra) + 1
+    moments = w @ (us[:, None] ** np.arange(n_mom))  # (n_s, n_mom)
     powers = np.arange(degree + 1)
     a = moments[:, powers[:, None] + powers[None, :]]  # Hankel (n_s, p+1, p+1)
-    w *= y[:, sl]
+    w *= y[:, window.cols]
     b = w @ (us[:, None] ** powers)  # (n_s, p+1)
+    if minus is not None:
+        q = np.arange(minus.shape[1])
+        b -= np.einsum("sq,sqp->sp", minus, moments[:, q[:, None] + powers[None, :]])
     return np.linalg.solve(a, b[..., None])[..., 0]
 
 
@@ -245,16 +273,23 @@ def _polyval_t(coefs: np.ndarray, energy: np.ndarray, e0: np.ndarray) -> np.ndar
 
 
 def _polyval_u(coef_u: np.ndarray, u: np.ndarray) -> np.ndarray:
-    return coef_u @ (u[:, None] ** np.arange(coef_u.shape[1])).T
+    """Polynomials (n_s, q) in powers of ``u`` evaluated on ``u`` (n_e,): (n_s, n_e)."""
+    # Horner in place: a matrix product with inner dimension q <= 4 is slower than this
+    out = np.empty((coef_u.shape[0], u.size))
+    out[:] = coef_u[:, -1:]
+    for c in coef_u.T[-2::-1]:
+        out *= u
+        out += c[:, None]
+    return out
 
 
-def _check_counts(mask: np.ndarray, labels: tuple[str, ...], what: str, used: np.ndarray) -> None:
-    counts = mask.sum(axis=1)
-    bad = np.nonzero(counts < 3)[0]
+def _check_counts(window: _Window, labels: tuple[str, ...], what: str) -> None:
+    bad = np.nonzero(window.counts < 3)[0]
     if bad.size:
         i = int(bad[0])
+        used = window.used
         raise ValidationError(
-            f"{what} range holds {int(counts[i])} point(s) for spectrum {labels[i]!r} "
+            f"{what} range holds {int(window.counts[i])} point(s) for spectrum {labels[i]!r} "
             f"(used {used[i, 0]:.1f}..{used[i, 1]:.1f} eV relative to E0 after clipping to the "
             f"data); at least 3 are needed. Widen the {what} range or check E0"
             + (f" ({bad.size} spectra affected)" if bad.size > 1 else "")
@@ -316,14 +351,13 @@ def normalize(
     scale = 0.5 * float(energy[-1] - energy[0])
     u = (energy - center) / scale
 
-    pre_mask, pre_used, pre_clipped = _range_masks(energy, e0_arr, pre)
-    _check_counts(pre_mask, series.labels, "pre-edge", pre_used)
-    pre_u = _batched_polyfit(u, mu, pre_mask, 1)
-    pre_edge = _polyval_u(pre_u, u)
+    pre_win = _range_window(energy, e0_arr, pre)
+    _check_counts(pre_win, series.labels, "pre-edge")
+    pre_u = _batched_polyfit(u, mu, pre_win, 1)
 
-    post_mask, post_used, post_clipped = _range_masks(energy, e0_arr, post)
-    _check_counts(post_mask, series.labels, "post-edge", post_used)
-    post_u = _batched_polyfit(u, mu - pre_edge, post_mask, post_order)
+    post_win = _range_window(energy, e0_arr, post)
+    _check_counts(post_win, series.labels, "post-edge")
+    post_u = _batched_polyfit(u, mu, post_win, post_order, minus=pre_u)
     pre_coefs = _shift_poly(pre_u, center, scale, e0_arr)
     post_coefs = _shift_poly(post_u, center, scale, e0_arr)
     edge_step = post_coefs[:, 0].copy()
@@ -335,22 +369,26 @@ def normalize(
             "(is mu inverted, or E0 wrong?)"
         )
     step = edge_step[:, None]
-    norm = mu - pre_edge
+    norm = _polyval_u(pre_u, u)
+    np.subtract(mu, norm, out=norm)
     norm /= step
-    # flat: above E0 also remove the post-edge curvature, (poly - step)/step
-    curvature = _polyval_u(post_u, u)
+    # flat: above E0 also remove the post-edge curvature, (poly - step)/step; only the
+    # columns at or above the lowest E0 can change
+    flat = norm.copy()
+    k = int(np.searchsorted(energy, e0_arr.min(), side="left"))
+    curvature = _polyval_u(post_u, u[k:])
     curvature /= step
     curvature -= 1.0
-    curvature *= energy[None, :] >= e0_arr[:, None]
-    flat = np.subtract(norm, curvature, out=curvature)
+    curvature *= energy[None, k:] >= e0_arr[:, None]
+    flat[:, k:] -= curvature
 
     provenance = make_provenance(
         "speciate.xanes.normalize",
         {"e0": e0_source if e0 is None else e0_arr, "pre": pre, "post": post,
          "post_order": post_order},
         clipped={
-            "pre": np.nonzero(pre_clipped.any(axis=1))[0].size,
-            "post": np.nonzero(post_clipped.any(axis=1))[0].size,
+            "pre": int(np.count_nonzero(pre_win.clipped.any(axis=1))),
+            "post": int(np.count_nonzero(post_win.clipped.any(axis=1))),
         },
         source=dict(series.meta).get("source"),
     )  # fmt: skip
@@ -363,8 +401,8 @@ def normalize(
         edge_step=_readonly(edge_step),
         pre_coefs=_readonly(pre_coefs),
         post_coefs=_readonly(post_coefs),
-        pre_range=_readonly(pre_used),
-        post_range=_readonly(post_used),
+        pre_range=_readonly(pre_win.used),
+        post_range=_readonly(post_win.used),
         labels=series.labels,
         time=series.time,
         coords=series.coords,
