@@ -153,3 +153,25 @@ def test_sync_stays_within_bounds_and_matches_offset_shift(fracs, offset) -> Non
     assert np.all((st_.voltage >= cyc.voltage_v.min()) & (st_.voltage <= cyc.voltage_v.max()))
     shifted = sync(s.replace(time=times + offset), cyc)
     np.testing.assert_allclose(st_.voltage, shifted.voltage)
+
+
+def test_x_li_from_a_formula(series: Series, cycling, ec_table) -> None:
+    pytest.importorskip("pymatgen")
+    from speciate.echem.sync import formula_molar_mass
+
+    # Li 6.94 + Ni 58.693 + 2 O 15.999 (IUPAC standard atomic weights)
+    assert formula_molar_mass("LiNiO2") == pytest.approx(97.633, abs=2e-3)
+    assert formula_molar_mass("Li(Ni0.8Mn0.1Co0.1)O2") == pytest.approx(97.28, abs=0.01)
+    by_formula = sync(series, cycling, mass_mg=7000.0, formula="LiNiO2", x_li_initial=0.9)
+    by_mass = sync(series, cycling, mass_mg=7000.0, molar_mass_g_mol=97.6332, x_li_initial=0.9)
+    np.testing.assert_allclose(by_formula.x_li, by_mass.x_li, rtol=1e-6)
+    assert by_formula.meta["formula"] == "LiNiO2"
+    # EC-Lab used M = 97.87 g/mol: Δx scales by 97.63/97.87 (Δx reaches 8e-4 with this
+    # cell's 7000 mg header mass, so the 0.24 % scale is 2e-6, well above the tolerance)
+    t = ec_table["time/s"].to_numpy()
+    dx_eclab = 0.9 - np.interp(by_formula.cycler_time_s, t, ec_table["x"])
+    np.testing.assert_allclose(0.9 - by_formula.x_li, dx_eclab * 97.6332 / 97.87, atol=5e-8)
+    with pytest.raises(ValidationError, match="formula"):
+        sync(series, cycling, mass_mg=7000.0, formula="LiNiO2)")
+    with pytest.raises(ValidationError, match="one of"):
+        sync(series, cycling, mass_mg=7000.0, formula="LiNiO2", molar_mass_g_mol=97.6)

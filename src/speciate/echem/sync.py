@@ -22,7 +22,7 @@ from speciate.errors import ValidationError
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["FARADAY_MAH_PER_MOL", "SyncTable", "sync"]
+__all__ = ["FARADAY_MAH_PER_MOL", "SyncTable", "formula_molar_mass", "sync"]
 
 #: Faraday constant in mAh/mol (96485.33212 C/mol / 3.6 C/mAh).
 FARADAY_MAH_PER_MOL = 96485.33212 / 3.6
@@ -133,19 +133,57 @@ def _spectrum_seconds(series: _HasTimes, cycling: Cycling, duration: Any) -> np.
     return t
 
 
+def formula_molar_mass(formula: str) -> float:
+    """Molar mass (g/mol) of a chemical formula such as ``"Li(Ni0.8Mn0.1Co0.1)O2"``.
+
+    Parsed by pymatgen's `Composition` (IUPAC standard atomic weights); pymatgen comes with
+    the ``speciate[theory]`` extra.
+    """
+    try:
+        from pymatgen.core import Composition
+    except ImportError as exc:  # pragma: no cover - pymatgen is in the test environment
+        raise ValidationError(
+            "formula= needs pymatgen (pip install 'speciate[theory]'); or pass molar_mass_g_mol"
+        ) from exc
+    try:
+        weight = float(Composition(str(formula)).weight)
+    except (ValueError, AttributeError, KeyError) as exc:
+        raise ValidationError(
+            f"formula must be a chemical formula such as 'LiNiO2'; got {formula!r}"
+        ) from exc
+    if not np.isfinite(weight) or weight <= 0:
+        raise ValidationError(f"formula must name at least one element; got {formula!r}")
+    return weight
+
+
 def _x_li_scale(
     mass: float | None,
     theoretical_capacity_mah_g: float | None,
     molar_mass_g_mol: float | None,
     electrons: float,
+    formula: str | None = None,
 ) -> float | None:
     """Charge (mAh) that removes one Li per formula unit, or None."""
-    if theoretical_capacity_mah_g is None and molar_mass_g_mol is None:
+    given = [
+        name
+        for name, value in (
+            ("theoretical_capacity_mah_g", theoretical_capacity_mah_g),
+            ("molar_mass_g_mol", molar_mass_g_mol),
+            ("formula", formula),
+        )
+        if value is not None
+    ]
+    if not given:
         return None
     if mass is None:
         raise ValidationError("x_li needs the active mass: pass mass_mg")
-    if theoretical_capacity_mah_g is not None and molar_mass_g_mol is not None:
-        raise ValidationError("give theoretical_capacity_mah_g or molar_mass_g_mol, not both")
+    if len(given) > 1:
+        raise ValidationError(
+            "give one of theoretical_capacity_mah_g, molar_mass_g_mol or formula; "
+            f"got {', '.join(given)}"
+        )
+    if formula is not None:
+        molar_mass_g_mol = formula_molar_mass(formula)
     if theoretical_capacity_mah_g is not None:
         q = float(theoretical_capacity_mah_g)
     else:
@@ -164,6 +202,7 @@ def sync(
     mass_mg: float | None = None,
     theoretical_capacity_mah_g: float | None = None,
     molar_mass_g_mol: float | None = None,
+    formula: str | None = None,
     electrons_per_formula: float = 1.0,
     x_li_initial: float = 1.0,
     outside: str = "error",
@@ -184,10 +223,11 @@ def sync(
         Spectrum duration (s), scalar or shape (n_spectra,): times become mid-points.
     mass_mg
         Active mass (mg), for ``specific_capacity`` and ``x_li``.
-    theoretical_capacity_mah_g, molar_mass_g_mol, electrons_per_formula
-        For ``x_li``: the capacity of one Li per formula unit (mAh/g), or the molar mass
-        of the active material as weighed (g/mol) with electrons per Li (capacity
-        F·n/M).
+    theoretical_capacity_mah_g, molar_mass_g_mol, formula, electrons_per_formula
+        For ``x_li`` (give one of the first three): the capacity of one Li per formula
+        unit (mAh/g); or the molar mass of the active material as weighed (g/mol), or its
+        formula (e.g. ``"LiNiO2"``, molar mass by `formula_molar_mass`), with electrons per
+        Li n (capacity F·n/M).
     x_li_initial
         Li per formula unit at the start of the record.
     outside
@@ -204,7 +244,7 @@ def sync(
         raise ValidationError(f"outside must be 'error' or 'nan'; got {outside!r}")
     mass = _check_mass(mass_mg)
     li_charge = _x_li_scale(
-        mass, theoretical_capacity_mah_g, molar_mass_g_mol, electrons_per_formula
+        mass, theoretical_capacity_mah_g, molar_mass_g_mol, electrons_per_formula, formula
     )
     t = _spectrum_seconds(series, cycling, duration) + float(offset)
     cols = cycling.columns
@@ -267,6 +307,8 @@ def sync(
             "offset_s": float(offset),
             "duration": None if duration is None else np.asarray(duration, dtype=float).tolist(),
             "mass_mg": mass,
+            "formula": formula,
+            "li_charge_mah": li_charge,
             "sources": list(cycling.source),
         },
     )
