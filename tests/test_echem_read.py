@@ -428,3 +428,17 @@ def test_truncated_ndax_and_res_raise_instead_of_reading_part(
     with pytest.raises(ReadError, match="complete") as info:
         read(bad)
     assert str(bad) in str(info.value)
+
+
+def test_unknown_mpr_data_module_version_points_to_mpt(echem: Path, tmp_path: Path) -> None:
+    raw = bytearray((echem / "navani" / "00_test_04_MB_C01.mpr").read_bytes())
+    at = raw.find(b"VMP data  ")
+    # module header: short name (10), long name (25), max length, length, version (u32 each)
+    version = at + 10 + 25 + 4 + 4
+    assert raw[version : version + 4] == b"\x00\x00\x00\x00"
+    raw[version : version + 4] = (7).to_bytes(4, "little")
+    bad = tmp_path / "future.mpr"
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(ReadError, match=r"version.*\.mpt") as info:
+        read(bad)
+    assert "7" in str(info.value)
