@@ -103,7 +103,9 @@ def _speciation_section(
     )
 
 
-def _features_section(out: Path, norm: Any, truth: dict, metrics: dict[str, float]) -> Section:
+def _features_section(
+    out: Path, norm: Any, truth: dict, metrics: dict[str, float]
+) -> tuple[Section, Any]:
     from speciate.features import extract
     from speciate.features.plots import plot_features
 
@@ -127,7 +129,7 @@ def _features_section(out: Path, norm: Any, truth: dict, metrics: dict[str, floa
         "through the calibration shipped with speciate (fitted on real oxide standards). "
         f"Correlation of that valence with the true mean valence: {trend:.3f}."
     )
-    return Section(
+    section = Section(
         "Fingerprints",
         text,
         [
@@ -135,6 +137,45 @@ def _features_section(out: Path, norm: Any, truth: dict, metrics: dict[str, floa
             save_figure(fig, out / "valence.png"),
         ],
         provenance=dict(table.provenance),
+    )
+    return section, table
+
+
+def _echem_section(out: Path, norm: Any, table: Any, metrics: dict[str, float]) -> Section:
+    from speciate.echem import sync
+    from speciate.echem.synthetic import galvanostatic
+
+    # one charge/discharge that spans the series (spectra every 600 s from t = 0)
+    span = float(norm.time[-1] - norm.time[0])
+    current = 1.9 / ((span - 1200.0) / 3600.0)  # mA: 1.0 + 0.9 mAh over the non-rest time
+    cycling = galvanostatic(1, current_ma=current, dt_s=30.0, rest_s=600.0, start_time=None)
+    synced = sync(norm, cycling, outside="nan")
+    synced.to_dataframe().to_csv(out / "state_of_charge.csv")
+    metrics["spectra_inside_cycling"] = float(np.count_nonzero(synced.inside))
+    fig, axes = new_figure(ncols=2)
+    left, right = axes[0]
+    left.plot(cycling.time_s / 3600.0, cycling.voltage_v, "k-", lw=1)
+    left.plot(synced.cycler_time_s / 3600.0, synced.voltage, "o", ms=3, color="C3",
+              label="spectra")  # fmt: skip
+    left.set(xlabel="time (h)", ylabel="voltage (V)", title="cycler record")
+    left.legend(frameon=False)
+    charging = synced.direction > 0
+    valence = np.asarray(table["valence"])
+    for mask, name, marker in ((charging, "charge", "o"), (~charging, "discharge", "s")):
+        right.plot(synced.state_of_charge[mask], valence[mask], marker, ms=3, label=name)
+    right.set(xlabel="state of charge (within half-cycle)", ylabel="Mn valence (edge)")
+    right.legend(frameon=False)
+    text = (
+        "Each spectrum's acquisition time is placed on the cycler record, giving its "
+        "voltage, capacity and state of charge (CSV); the Mn valence from the edge energy "
+        f"is then read against state of charge. {int(metrics['spectra_inside_cycling'])} of "
+        f"{norm.n_spectra} spectra fall inside the record."
+    )
+    return Section(
+        "Electrochemistry",
+        text,
+        [save_figure(fig, out / "state_of_charge.png")],
+        provenance={"function": "speciate.echem.sync", **dict(synced.meta)},
     )
 
 
@@ -211,7 +252,11 @@ def run_demo(
     sections.append(_speciation_section(out, norm, _std_norms, truth, metrics))
 
     say("measuring fingerprints (pre-edge, white line, derivative triplet, valence)")
-    sections.append(_features_section(out, norm, truth, metrics))
+    section, table = _features_section(out, norm, truth, metrics)
+    sections.append(section)
+
+    say("placing every spectrum on the cycler record (state of charge)")
+    sections.append(_echem_section(out, norm, table, metrics))
 
     write_html(out / "report.html", "speciate demo: Mn K-edge operando series", sections)
     files = tuple(sorted(p for p in out.iterdir() if p.is_file()))
