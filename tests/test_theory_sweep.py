@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
 import sys
+import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import platformdirs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,16 +23,25 @@ from hypothesis import strategies as st
 from speciate.cli import main as cli_main
 from speciate.io import read
 from speciate.structures import cluster, load
-from speciate.theory import Cache, Recipe, TheorySpectrum, normalize, recipe_key, sweep
+from speciate.theory import (
+    Cache,
+    Recipe,
+    TheorySpectrum,
+    default_cache_dir,
+    normalize,
+    recipe_key,
+    sweep,
+)
 from speciate.theory.base import write_files
 from speciate.theory.runner import run_command
 
 SCRIPT = """\
-import json, pathlib, sys, time
+import json, os, pathlib, sys, time
 import numpy as np
 cfg = json.loads(pathlib.Path("input.json").read_text())
 with open(cfg["counter"], "a") as fh:
     fh.write(f"{cfg['radius']} {cfg['site']}\\n")
+time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))  # outside the inputs: same cache key
 if cfg["fail"]:
     print("fake engine: SCF diverged at R =", cfg["radius"])
     sys.exit(3)
@@ -135,6 +150,56 @@ def test_a_resumed_sweep_recomputes_nothing_finished(fake, tmp_path):
     resumed = sweep("LiMn2O4", [2.0, 3.0, 4.0], engine=fake, cache_dir=cache_dir, progress=False)
     assert resumed.stats["computed"] == 1 and len(_runs(fake)) == 4
     assert _runs(fake)[-1].startswith("4.0")
+
+
+DRIVER = """\
+import sys
+sys.path.insert(0, {tests!r})
+from test_theory_sweep import FakeEngine
+from speciate.theory import sweep
+sweep("LiMn2O4", {radii!r}, engine=FakeEngine({script!r}, {counter!r}), cache_dir={cache!r},
+      scheduler="sync", progress=False)
+"""
+
+
+def test_a_killed_sweep_resumes_keeping_every_finished_job(fake, tmp_path):
+    radii = [2.0, 2.5, 3.0, 3.5, 4.0, 4.5]
+    cache_dir = tmp_path / "c"
+    driver = tmp_path / "driver.py"
+    driver.write_text(
+        DRIVER.format(tests=str(Path(__file__).parent), radii=radii, script=fake.script,
+                      counter=fake.counter, cache=str(cache_dir))
+    )  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, str(driver)], env={**os.environ, "FAKE_SLEEP": "0.5"},
+        start_new_session=True,
+    )  # fmt: skip
+    cache = Cache.at(cache_dir)
+    deadline = time.monotonic() + 120
+    while len(cache.keys("fake")) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)  # no clean-up: as when the machine or job dies
+    proc.wait()
+    finished = set(cache.keys("fake"))
+    assert 2 <= len(finished) < len(radii)
+    resumed = sweep("LiMn2O4", radii, engine=fake, cache_dir=cache_dir, progress=False)
+    assert resumed.failures == () and resumed.series.n_spectra == len(radii)
+    assert {s.key for s in resumed.spectra if s.cached} == finished  # none lost
+    assert resumed.stats["computed"] == len(radii) - len(finished)
+    # none recomputed: every finished radius ran exactly once (the run cut by the kill may
+    # have started twice)
+    runs = Counter(float(line.split()[0]) for line in _runs(fake))
+    assert all(runs[s.radius] == 1 for s in resumed.spectra if s.cached)
+    assert all(runs[s.radius] >= 1 for s in resumed.spectra if not s.cached)
+
+
+def test_default_cache_dir_is_the_user_cache_dir_unless_overridden(monkeypatch, tmp_path):
+    monkeypatch.delenv("SPECIATE_CACHE", raising=False)
+    assert default_cache_dir() == Path(platformdirs.user_cache_dir("speciate"))
+    monkeypatch.setenv("SPECIATE_CACHE", str(tmp_path / "env"))
+    assert default_cache_dir() == tmp_path / "env"
+    # an explicit directory wins over the environment variable
+    assert Cache.at(tmp_path / "given").root == tmp_path / "given"
 
 
 def test_cache_dir_defaults_to_the_environment_variable(fake, tmp_path, monkeypatch):
