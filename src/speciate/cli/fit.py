@@ -1,0 +1,196 @@
+"""`speciate fit DATA... --standards STD... [--shifts] [--combinations N] -o out.csv|.nc
+[--plot]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from speciate.cli._common import console, parse_float_list
+from speciate.cli.info import DuplicatesOpt, EnergyOpt, GroupOpt, MuOpt, SortOpt, parse_group
+from speciate.errors import ValidationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from speciate.fit import LCFResult
+
+_SHOWN_ROWS = 12
+_OUTPUTS = (".csv", ".nc")
+
+
+def _normalized(series: Any, already: bool) -> Any:
+    """A normalized series as it is; raw spectra normalized with the defaults."""
+    from speciate.xanes import normalize
+
+    if already or "normalization" in series.meta:
+        return series
+    return normalize(series)
+
+
+def read_standards(items: list[str], already: bool, **options: Any) -> list[Any]:
+    """Every spectrum of every --standards item (file, folder or glob; every group of a
+    project file), each normalized on its own grid."""
+    import speciate.io as sio
+
+    options = {key: val for key, val in options.items() if key != "group"}
+    return [
+        _normalized(spectrum, already)
+        for path in sio.expand_paths(items)
+        for spectrum in sio.read_groups(path, **options)
+    ]
+
+
+def parse_e_range(text: str) -> tuple[float, float]:
+    """``"-20,60"`` -> (-20.0, 60.0)."""
+    values = parse_float_list(text, "--e-range")
+    if len(values) != 2:
+        raise ValidationError(f"--e-range expects 'start,end' in eV; got {text!r}")
+    return values[0], values[1]
+
+
+def weights_table(result: LCFResult, subsets: list[str] | None = None) -> Table:
+    """Weights ± stderr and R-factor of the first spectra, for the terminal."""
+    names = list(result.standards)
+    table = Table("label", *names, "R-factor", *(["subset"] if subsets else []))
+    for i in range(min(result.n_spectra, _SHOWN_ROWS)):
+        cells = [
+            "–" if result.weights[i, j] == 0 and result.stderr[i, j] == 0
+            else f"{result.weights[i, j]:.3f}±{result.stderr[i, j]:.3f}"
+            for j in range(len(names))
+        ]  # fmt: skip
+        extra = [subsets[i]] if subsets else []
+        table.add_row(result.labels[i], *cells, f"{result.r_factor[i]:.3g}", *extra)
+    if result.n_spectra > _SHOWN_ROWS:
+        table.add_row(f"... {result.n_spectra - _SHOWN_ROWS} more")
+    return table
+
+
+def save_plots(result: LCFResult, output: Path) -> list[Path]:
+    """<output>_fits.png (data, fit, components, residual) and <output>_weights.png."""
+    from speciate._atomic import atomic_path
+    from speciate.fit.plots import plot_fits, plot_weights
+
+    paths = []
+    for suffix, fig in (("_fits", plot_fits(result)), ("_weights", plot_weights(result))):
+        path = output.with_name(output.stem + suffix + ".png")
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=110)
+        paths.append(path)
+    return paths
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``fit`` command."""
+
+    @app.command()
+    def fit(
+        data: Annotated[list[str], typer.Argument(help="Files, folders or glob patterns.")],
+        standards: Annotated[
+            list[str],
+            typer.Option(
+                "--standards",
+                "-s",
+                help="Standard file, folder or glob; repeat for more (each on its own grid).",
+            ),
+        ],
+        output: Annotated[
+            Path, typer.Option("--output", "-o", help="Results per spectrum: .csv or .nc.")
+        ],
+        shifts: Annotated[
+            bool, typer.Option("--shifts", help="Fit one energy shift per standard and spectrum.")
+        ] = False,
+        combinations: Annotated[
+            int,
+            typer.Option(
+                "--combinations",
+                help="Try every subset of up to N standards; keep the smallest adequate one.",
+            ),
+        ] = 0,
+        alpha: Annotated[
+            float, typer.Option("--alpha", help="Significance level of the subset F-test.")
+        ] = 0.05,
+        e_range: Annotated[
+            str, typer.Option("--e-range", help="Fit window 'start,end' in eV relative to E0.")
+        ] = "-20,60",
+        absolute: Annotated[
+            bool, typer.Option("--absolute", help="--e-range is in absolute eV, not from E0.")
+        ] = False,
+        e0: Annotated[
+            float | None, typer.Option("--e0", help="Reference E0 of the window (eV).")
+        ] = None,
+        max_shift: Annotated[
+            float, typer.Option("--max-shift", help="Largest fitted shift (eV).")
+        ] = 3.0,
+        no_sum: Annotated[
+            bool, typer.Option("--no-sum-to-one", help="Do not force weights to sum to 1.")
+        ] = False,
+        normalized: Annotated[
+            bool, typer.Option("--normalized", help="Data and standards are already normalized.")
+        ] = False,
+        plot: Annotated[
+            bool,
+            typer.Option("--plot", help="Also save <output>_fits.png and <output>_weights.png."),
+        ] = False,
+        grid: Annotated[
+            str | None,
+            typer.Option("--grid", help="Different grids: interpolate onto 'first' or 'union'."),
+        ] = None,
+        energy: EnergyOpt = None,
+        mu: MuOpt = None,
+        group: GroupOpt = None,
+        duplicates: DuplicatesOpt = "error",
+        sort: SortOpt = False,
+    ) -> None:
+        """Linear-combination fit of every spectrum against standards, all at once."""
+        import speciate.io as sio
+        from speciate import fit as sfit
+
+        if output.suffix not in _OUTPUTS:
+            raise ValidationError(f"--output must end in .csv or .nc; got {output.name!r}")
+        if combinations < 0:
+            raise ValidationError(f"--combinations must be >= 1 (0: off); got {combinations}")
+        options = {"energy": energy, "mu": mu, "group": parse_group(group),
+                   "duplicates": duplicates, "sort": sort}  # fmt: skip
+        series = _normalized(sio.read_many(data, grid=grid, **options), normalized)
+        stds = read_standards(standards, normalized, **options)
+        common = {
+            "e_range": parse_e_range(e_range),
+            "relative_to": "absolute" if absolute else "e0",
+            "e0": e0,
+            "sum_to_one": not no_sum,
+            "bounds": (0.0, 1.0) if not no_sum else (0.0, None),
+            "max_shift": max_shift,
+        }
+        subsets = None
+        if combinations:
+            combo = sfit.combinations(
+                series, stds, max_components=combinations, shifts=shifts or None,
+                alpha=alpha, **common,
+            )  # fmt: skip
+            result = combo.refit(series, stds)
+            subsets = combo.summary()["subset"].tolist()
+            table = result.to_dataframe()
+            table.insert(1, "subset", subsets)
+            ranked = output.with_name(output.stem + "_ranked.csv")
+            combo.to_csv(ranked)
+        else:
+            result = sfit.lcf(series, stds, shifts=True if shifts else None, **common)
+            table = result.to_dataframe()
+        if output.suffix == ".nc":
+            result.to_netcdf(output)
+        else:
+            from speciate._atomic import atomic_write_text
+
+            atomic_write_text(output, table.to_csv(index=False))
+        console.print(weights_table(result, subsets))
+        console.print(
+            f"wrote {result.n_spectra} fits of {len(result.standards)} standards to {output}",
+            highlight=False,
+        )
+        if combinations:
+            console.print(f"wrote every subset's fit to {ranked}", highlight=False)
+        if plot:
+            for path in save_plots(result, output):
+                console.print(f"wrote figure {path}", highlight=False)
