@@ -2,7 +2,8 @@
 
 Theory grids start just below the edge, so there is no pre-edge line to fit: the
 normalization is ``norm = mu / n_absorbers / mean(mu / n_absorbers over e0 + post)`` with
-E0 the Fermi level (FEFF) or edge zero (FDMNES) of each calculation. The result is a
+E0 the Fermi level of each calculation (FEFF: the ``Mu=`` of ``xmu.dat``; FDMNES:
+E_edge + E_cut). The result is a
 `speciate.xanes.NormResult`, so theory standards go into ``fit`` and ``features`` like
 measured ones and radius trends are comparable.
 """
