@@ -28,7 +28,14 @@ Examples
 No-SCF FEFF sweep of two phases over the seed's radii, one job at a time::
 
     python examples/derivative_maxima_sweep.py --phases LiMn2O4,Li2MnO3 --modes noscf \\
-        --workers 1 --align-to LiMn2O4_R5_conv.txt --output docs/theory-sweep-results.md
+        --workers 1 --align-to LiMn2O4_R5_conv.txt --output sweep-results.md
+
+FDMNES runs finished elsewhere (e.g. the shared fixtures) tabulated by the same rule::
+
+    python examples/derivative_maxima_sweep.py --modes "" --fdmnes-outputs fixtures/fdmnes \\
+        --align-to fixtures/fdmnes/limn2o4_r5/LiMn2O4_R5_conv.txt
+
+The tables and timings measured with this script are in ``docs/theory.md``.
 
 Everything (about 45 CPU-minutes without SCF; SCF runs use a 6 Å ATOMS list and only
 LiMn2O4 and Li2MnO3)::
@@ -40,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import time
@@ -93,6 +101,43 @@ def _reference(path: str | None) -> Series | None:
     return spec.to_series("reference")
 
 
+_FDMNES_NAME = re.compile(r"^(?P<phase>[A-Za-z0-9]+)_R(?P<radius>[0-9.]+)_conv\.txt$")
+
+
+def stored_fdmnes(folder: str) -> list[Series]:
+    """FDMNES runs already on disk: every ``<Phase>_R<radius>_conv.txt`` under ``folder``
+    with its raw ``.txt`` beside it (for E_edge, E_cut and the absorber count), one
+    series per phase with coords ``phase`` and ``radius``."""
+    found: dict[str, list[tuple[float, object]]] = {}
+    for path in sorted(Path(folder).rglob("*_conv.txt")):
+        match = _FDMNES_NAME.match(path.name)
+        raw = path.with_name(path.name.replace("_conv.txt", ".txt"))
+        if match and raw.is_file():
+            spec = read_fdmnes_conv(path)
+            found.setdefault(match["phase"], []).append((float(match["radius"]), spec))
+    out = []
+    for phase, runs in found.items():
+        runs.sort(key=lambda x: x[0])
+        energy = runs[0][1].energy
+        if any(not np.array_equal(s.energy, energy) for _, s in runs):
+            raise SystemExit(f"stored FDMNES runs of {phase} are on different grids")
+        out.append(
+            Series(
+                energy,
+                np.stack([s.mu for _, s in runs]),
+                labels=[f"{phase} R={r:g}" for r, _ in runs],
+                coords={
+                    "phase": [phase] * len(runs),
+                    "radius": [r for r, _ in runs],
+                    "e_fermi": [s.e_fermi for _, s in runs],
+                    "n_absorbers": [s.n_absorbers for _, s in runs],
+                    "engine": "fdmnes",
+                },
+            )
+        )
+    return out
+
+
 def common_shift(series_list: list[Series], reference: Series | None) -> float:
     """Shift (eV) putting the LiMn2O4 R = 5 Å main dμ/dE maximum on the reference's (0 if none)."""
     for series in series_list:
@@ -128,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--radii", default=",".join(f"{r:g}" for r in SEED_RADII))
     parser.add_argument("--modes", default="noscf", help="noscf, scf or noscf,scf")
     parser.add_argument("--fdmnes", action="store_true", help="also FDMNES (if installed)")
+    parser.add_argument(
+        "--fdmnes-outputs", default=None,
+        help="folder of finished FDMNES runs (<Phase>_R<r>_conv.txt) to tabulate too",
+    )  # fmt: skip
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument("--align-to", default=None, help="FDMNES LiMn2O4 R=5 _conv.txt")
@@ -166,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
         shift = common_shift(series_list, reference)
         for series in series_list:
             rows += [(engine, mode, *row) for row in tabulate(series, shift, args)]
+    if args.fdmnes_outputs:
+        stored = stored_fdmnes(args.fdmnes_outputs)
+        shift = common_shift(stored, reference)
+        for series in stored:
+            rows += [("fdmnes", "stored", *row) for row in tabulate(series, shift, args)]
     write_report(Path(args.output), rows, timings, failures, args, argv)
     print(f"wrote {args.output}")
     return 0
