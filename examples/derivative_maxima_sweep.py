@@ -154,7 +154,8 @@ def tabulate(series: Series, shift: float, args: argparse.Namespace) -> list[tup
     window = tuple(float(x) for x in args.window.split(","))
     found = derivative_maxima(shifted, window, args.prominence, args.gaussian)
     maxima = [list(zip(p, h)) for p, h in zip(found.positions, found.heights)]
-    pre = preedge_peaks(shifted.energy, gaussian_broaden(shifted, args.gaussian).mu)
+    smooth = gaussian_broaden(shifted, args.gaussian) if args.gaussian > 0 else shifted
+    pre = preedge_peaks(shifted.energy, smooth.mu)
     phase = str(series.coords["phase"][0])
     radii = [float(r) for r in series.coords["radius"]]
     first_site = cluster(load(phase), radius=max(radii))[0]
