@@ -5,13 +5,26 @@ reference written the usual way (a Python loop over rows for the segmentation, a
 groupby for capacities, a loop over half-cycles with np.histogram for dQ/dV), run in the
 same process on the same record. Prints times, rows/s and the ratio.
 
-Run: python benchmarks/bench_echem.py [n_rows]
+With ``--navani PYTHON`` the same record also goes through navani (segmentation
+``biologic_processing``, ``cycle_summary``, ``dqdv_single_cycle`` per half-cycle), run by
+PYTHON, the interpreter of a separate environment where navani is installed (navani pins
+numpy < 2, so it cannot share speciate's environment). Pin scipy < 1.17 there: SciPy 1.17.1
+computes Savitzky-Golay coefficients for navani's default final window (1001 points, order
+5) that sum to ~0 instead of 1 (scipy/scipy#25133), which flattens navani's dQ/dV:
+
+    python -m venv navani-env && navani-env/bin/pip install navani "scipy<1.17"
+
+Run: python benchmarks/bench_echem.py [n_rows] [--navani /path/to/navani-env/bin/python]
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
+import json
+import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -68,6 +81,45 @@ def reference_pipeline(df: pd.DataFrame, step: float = 0.005, smooth: float = 0.
     return cap, np.array(out)
 
 
+# Runs in navani's own environment: reads the record from an .npz, prints one JSON line.
+NAVANI_SCRIPT = r"""
+import json, sys, time
+import numpy as np, pandas as pd
+from navani import echem as ec
+
+d = np.load(sys.argv[1])
+df = pd.DataFrame({"time/s": d["time_s"], "Ewe/V": d["voltage_v"], "I/mA": d["current_ma"],
+                   "Q charge/discharge/mA.h": d["q_mah"]})
+t0 = time.perf_counter()
+df = ec.biologic_processing(df)
+t1 = time.perf_counter()
+summary = ec.cycle_summary(df)
+t2 = time.perf_counter()
+peaks = []
+for _, g in df[df["state"] != "R"].groupby("half cycle"):
+    v, dqdv, _ = ec.dqdv_single_cycle(g["Capacity"].to_numpy(), g["Voltage"].to_numpy())
+    peaks.append(float(v[np.argmax(np.abs(dqdv))]))
+t3 = time.perf_counter()
+# the record opens with one rest row, which navani counts as full cycle 0
+dis = summary.loc[summary.index >= 1, "Discharge Capacity"]
+print(json.dumps({"segment_s": t1 - t0, "summary_s": t2 - t1, "dqdv_s": t3 - t2,
+                  "discharge_mah": dis.tolist(), "peaks_v": peaks}))
+"""
+
+
+def run_navani(python: str, cyc) -> dict:
+    """Time navani on ``cyc`` in the interpreter ``python``; its results and timings."""
+    q = cyc.charge_capacity_mah - cyc.discharge_capacity_mah  # EC-Lab's signed counter
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "record.npz"
+        np.savez(path, time_s=cyc.time_s, voltage_v=cyc.voltage_v,
+                 current_ma=cyc.current_ma, q_mah=q)  # fmt: skip
+        out = subprocess.run(
+            [python, "-c", NAVANI_SCRIPT, str(path)], capture_output=True, text=True, check=True
+        )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def best_of(fn, *args, repeat: int = 3) -> tuple[float, object]:
     times, result = [], None
     for _ in range(repeat):
@@ -78,7 +130,11 @@ def best_of(fn, *args, repeat: int = 3) -> tuple[float, object]:
 
 
 def main() -> None:
-    n_rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n_rows", nargs="?", type=int, default=1_000_000)
+    parser.add_argument("--navani", metavar="PYTHON", help="interpreter of a navani env")
+    args = parser.parse_args()
+    n_rows = args.n_rows
     cyc = record(n_rows)
     n = cyc.n_rows
     df = cyc.to_dataframe()[["time_s", "voltage_v", "current_ma"]]
@@ -94,6 +150,27 @@ def main() -> None:
         f"agreement: max |Δ discharge capacity| = {d_cap:.2e} mAh, max |Δ dQ/dV| = "
         f"{d_dqdv:.2e} mAh/V"
     )
+    if args.navani:
+        nav = run_navani(args.navani, cyc)
+        t_seg, t_sum, t_dq = nav["segment_s"], nav["summary_s"], nav["dqdv_s"]
+        t_nav = t_seg + t_sum + t_dq
+        truth = np.where(curves.direction > 0, 3.9, 3.85)
+        nav_peaks = np.array(nav["peaks_v"])
+        d_nav = np.nanmax(np.abs(np.array(nav["discharge_mah"]) - summary.discharge_capacity_mah))
+        for name, t in (
+            ("segmentation (biologic_processing)", t_seg),
+            ("cycle_summary", t_sum),
+            ("dqdv_single_cycle, each half-cycle", t_dq),
+        ):
+            print(f"navani {name:35s}: {t:8.3f} s  {n / t:12,.0f} rows/s")
+        print(f"navani total: {t_nav:.3f} s; speciate is {t_nav / t_fast:.0f}x faster")
+        print(f"navani vs speciate: max |Δ discharge capacity| = {d_nav:.2e} mAh")
+        print(
+            "dQ/dV peak error vs the plateaus (3.9 V charge, 3.85 V discharge): "
+            f"speciate {np.abs(curves.peak_voltage_v - truth).max() * 1e3:.1f} mV, "
+            f"navani {np.abs(nav_peaks - truth[: nav_peaks.size]).max() * 1e3:.1f} mV "
+            f"({nav_peaks.size} half-cycles)"
+        )
 
 
 if __name__ == "__main__":
