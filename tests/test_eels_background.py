@@ -137,3 +137,45 @@ def test_dask_and_numpy_fits_agree():
         SpectrumImage(da.from_array(counts, chunks=(4, 3, 201)), energy), (505.0, 560.0)
     )
     np.testing.assert_allclose(lazy.exponent, eager.exponent, rtol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.floats(-6.0, 0.0),
+    st.floats(0.0, 40.0),
+    st.floats(200.0, 1500.0),
+    st.integers(0, 2**32 - 1),
+)
+def test_series_evaluation_equals_exact_exponentials(mean_slope, spread, start, seed):
+    # The background in the edge window is evaluated as a truncated series about the mean
+    # slope (a matrix product); rows far from the mean fall back to exact exponentials.
+    from speciate.eels.background import evaluate_flat, evaluate_rows
+
+    rng = np.random.default_rng(seed)
+    x = np.log(start + 0.25 * np.arange(160))
+    slope = mean_slope + spread * rng.standard_normal(300)
+    log_a = rng.uniform(5.0, 30.0, 300)
+    exact = evaluate_flat(log_a[:, None], slope[:, None], x)
+    np.testing.assert_allclose(evaluate_rows(log_a, slope, x), exact, rtol=1e-12, atol=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0.0, 30.0), st.booleans(), st.integers(0, 2**32 - 1))
+def test_series_weighted_sums_equal_exact_sums(spread, masked, seed):
+    from speciate.eels.background import _exp_weighted_sums
+
+    rng = np.random.default_rng(seed)
+    xc = np.log(600.0 + 0.25 * np.arange(140))
+    xc -= xc.mean()
+    z = rng.uniform(2.0, 12.0, (250, xc.size))
+    slope = -3.0 + spread * rng.standard_normal(250)
+    mask = (rng.uniform(size=z.shape) > 0.1).astype(float) if masked else None
+    if mask is not None:
+        z *= mask  # masked channels carry ln 1 = 0, as in fit_flat
+    w = np.exp(slope[:, None] * xc) * (1.0 if mask is None else mask)
+    powers = np.stack([np.ones_like(xc), xc, xc * xc], axis=1)
+    exact = np.concatenate([(w @ powers).T, ((w * z) @ powers[:, :2]).T])
+    got = np.stack(_exp_weighted_sums(z, mask, xc, slope))
+    # sums of xc-weighted terms can cancel: compare against the size of their parts
+    scale = np.concatenate([(w @ np.abs(powers)).T, ((w * z) @ np.abs(powers[:, :2])).T])
+    assert np.all(np.abs(got - exact) <= 1e-12 * scale)

@@ -22,7 +22,7 @@ from speciate.eels.background import (
     BackgroundFit,
     _abscissa,
     _check_model,
-    evaluate_flat,
+    evaluate_rows,
     fit_flat,
 )
 from speciate.eels.references import collect_references
@@ -223,7 +223,7 @@ class _Kernel:
             sl, x_bg, x_win = self.bg
             log_a, slope, n_masked = fit_flat(block[:, sl], x_bg, self.iterations)
             extra = [log_a, slope, n_masked.astype(float)]
-            background = evaluate_flat(log_a[:, None], slope[:, None], x_win)
+            background = evaluate_rows(log_a, slope, x_win)
             y = raw - background
             if self.joint:
                 coef, stderr, resid, scale, scale_err = self._solve_joint(y, background)
@@ -232,15 +232,15 @@ class _Kernel:
                 coef, stderr, resid = self._solve_shared(y)
         dof = self.design.shape[0] - self.design.shape[1] - (1 if self.joint else 0)
         if self.poisson:
-            chi2 = (resid * resid / np.maximum(raw, 1.0)).sum(axis=1) / dof
+            chi2 = np.einsum("ij,ij->i", resid / np.maximum(raw, 1.0), resid) / dof
         else:
-            chi2 = (resid * resid).sum(axis=1) / dof
+            chi2 = np.einsum("ij,ij->i", resid, resid) / dof
         return np.column_stack([coef, stderr, chi2, *extra])
 
     def _solve_shared(self, y: np.ndarray) -> tuple[np.ndarray, ...]:
         coef = y @ self.pinv.T
         resid = y - coef @ self.design.T
-        sigma2 = (resid * resid).sum(axis=1) / (self.design.shape[0] - self.design.shape[1])
+        sigma2 = np.einsum("ij,ij->i", resid, resid) / (self.design.shape[0] - self.design.shape[1])
         stderr = np.sqrt(sigma2[:, None] * self.gram_inv_diag)
         return coef, stderr, resid
 
