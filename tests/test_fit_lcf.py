@@ -210,3 +210,15 @@ def test_bad_arguments_say_what_was_expected(six):
         lcf(series.mu, six)
     with pytest.raises(ValidationError, match="needs an edge energy"):
         lcf(series.replace(coords={}), six)
+
+
+def test_cached_splines_follow_the_standards_content(six):
+    series, _, _ = mixtures(six, 3, seed=9)
+    first = lcf(series, six[:3])
+    again = lcf(series, six[:3])  # splines from the cache: same numbers
+    np.testing.assert_array_equal(first.weights, again.weights)
+    # same grid and label, different values: a new spline, a different fit
+    changed = six[2].to_series()
+    changed = changed.replace(mu=changed.mu * 1.05)
+    other = lcf(series, [six[0], six[1], changed])
+    assert np.abs(other.basis[0][:, 2] / first.basis[0][:, 2] - 1.05).max() < 1e-9

@@ -8,6 +8,8 @@ shifted energies when per-standard shifts are fitted.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +29,28 @@ _DUPLICATE_COSINE = 1.0 - 1e-8
 # noise is amplified ~cond times (the six Mn oxide standards together give ~100).
 _MAX_CONDITION = 2e3
 _SPLINE_MARGIN = 16
+# Splines of recently used standards, keyed by the content of their points and the range:
+# refitting with the same standards (interactive work, combinations, scans) skips the
+# spline set-up, which dominates a plain fit of a few hundred spectra.
+_SPLINE_CACHE: OrderedDict[tuple[bytes, int, int], CubicSpline] = OrderedDict()
+_SPLINE_CACHE_SIZE = 128
+
+
+def _spline(e: np.ndarray, v: np.ndarray) -> CubicSpline:
+    """A natural cubic spline through (e, v), from the cache when the same points were
+    splined recently."""
+    digest = hashlib.blake2b(e.tobytes(), digest_size=16)
+    digest.update(v.tobytes())
+    key = (digest.digest(), e.size, v.size)
+    spline = _SPLINE_CACHE.get(key)
+    if spline is None:
+        spline = CubicSpline(e, v, bc_type="natural")
+        _SPLINE_CACHE[key] = spline
+        if len(_SPLINE_CACHE) > _SPLINE_CACHE_SIZE:
+            _SPLINE_CACHE.popitem(last=False)
+    else:
+        _SPLINE_CACHE.move_to_end(key)
+    return spline
 
 
 def _readonly(a: Any, dtype: Any = float) -> np.ndarray:
@@ -88,7 +112,7 @@ class Standards:
         for e, v in zip(self.energies, self.values):
             i0 = max(int(np.searchsorted(e, lo)) - _SPLINE_MARGIN, 0)
             i1 = min(int(np.searchsorted(e, hi, side="right")) + _SPLINE_MARGIN, e.size)
-            out.append(CubicSpline(e[i0:i1], v[i0:i1], bc_type="natural"))
+            out.append(_spline(e[i0:i1], v[i0:i1]))
         return out
 
     def select(self, idx: Sequence[int]) -> Standards:
