@@ -248,3 +248,93 @@ def test_model_edge_follows_published_trends():
     l3_max = [energy[np.argmax(np.where(energy < 646, mn_l23(energy, v), 0))] for v in (2, 3, 4)]
     assert 1.5 <= l3_max[2] - l3_max[0] <= 2.0 + 1e-9
     assert l3_max[0] < l3_max[1] < l3_max[2]
+
+
+def _power(e, a, r):
+    return a * (e / 600.0) ** -r
+
+
+def test_closed_form_background_is_as_accurate_as_a_per_pixel_nonlinear_fit(real_spectra):
+    # 150 pixels: exspy's real pre-Mn background (below 642 eV, its power-law continuation
+    # above) under Mn2+/Mn4+ model edges of known weight, Poisson noise. Reference: per pixel,
+    # a Poisson-weighted scipy curve_fit of the power law, subtraction, then lstsq.
+    from scipy.optimize import curve_fit
+
+    core_loss = real_spectra[0]
+    e = core_loss.energy
+    keep = (e >= 595.0) & (e <= 670.0)
+    e, y = e[keep], core_loss.mu[0, keep]
+    pre = (e >= 600) & (e < 640)
+    slope, icpt = np.polyfit(np.log(e[pre]), np.log(y[pre]), 1)
+    bg = np.where(e < 642, y, np.exp(icpt + slope * np.log(e)))
+    refs = mn_references(e, valences=(2, 4))
+    rng = np.random.default_rng(5)
+    f4 = rng.uniform(0, 1, (10, 15))
+    truth = 6000.0 * np.stack([1 - f4, f4], axis=-1)
+    counts = rng.poisson(0.5 * bg + truth @ refs.mu).astype(float)
+    res = mlls(
+        SpectrumImage(counts, e),
+        refs,
+        window=(635.0, 665.0),
+        background="power_law",
+        background_window=(600.0, 634.0),
+    )
+    bsl = (e >= 600.0) & (e <= 634.0)
+    wsl = (e >= 635.0) & (e <= 665.0)
+    ref = np.empty((150, 2))
+    for i, spec in enumerate(counts.reshape(150, -1)):  # the per-pixel reference
+        p, _ = curve_fit(
+            _power, e[bsl], spec[bsl], p0=(spec[bsl][0], 3.0), sigma=np.sqrt(spec[bsl])
+        )
+        ref[i] = np.linalg.lstsq(refs.mu[:, wsl].T, spec[wsl] - _power(e[wsl], *p), rcond=None)[0]
+    ours = res.coefficients.reshape(150, 2)
+    err_ours = np.sqrt(np.mean((ours - truth.reshape(150, 2)) ** 2))
+    err_ref = np.sqrt(np.mean((ref - truth.reshape(150, 2)) ** 2))
+    # pixel by pixel the two agree far inside the noise, and ours is no less accurate
+    assert np.abs(ours - ref).mean() < 0.1 * err_ref
+    assert err_ours <= 1.02 * err_ref
+    v_ref = ref @ [2.0, 4.0] / ref.sum(axis=1)
+    v_true = 2.0 + 2.0 * f4.ravel()
+    assert np.abs(res.valence.ravel() - v_true).mean() <= 1.02 * np.abs(v_ref - v_true).mean()
+
+
+def test_zero_and_negative_counts_in_mlls():
+    energy = np.arange(600.0, 680.0, 0.25)
+    refs = mn_references(energy, valences=(2, 4))
+    counts = np.broadcast_to(1e4 * (energy / 600.0) ** -3 + 3000 * refs.mu[1], (2, 3, energy.size))
+    counts = counts.copy()
+    counts[0, 2, [12, 20]] = [0.0, -2.0]  # dead channels in the pre-edge: masked, counted
+    res = mlls(
+        SpectrumImage(counts, energy),
+        refs,
+        background="power_law",
+        background_window=(602.0, 630.0),
+    )
+    assert res.background.n_masked.tolist() == [[0, 0, 2], [0, 0, 0]]
+    np.testing.assert_allclose(res.valence, 4.0, atol=1e-6)
+    counts[1, 1, :] = 0.0  # an empty pixel (vacuum read as zeros): no background to fit
+    with pytest.raises(ValidationError, match=r"at least 2 channels with positive counts"):
+        mlls(
+            SpectrumImage(counts, energy),
+            refs,
+            background="power_law",
+            background_window=(602.0, 630.0),
+        )
+
+
+def test_images_and_references_with_other_dispersions():
+    # references sampled at 0.3 eV for an image at 0.25 eV: interpolated onto the image's
+    # channels, and the result says so; a low-loss image of another dispersion is refused
+    energy = np.arange(620.0, 680.0, 0.25)
+    si = SpectrumImage(
+        0.3 * mn_references(energy).mu[0] + 0.7 * mn_references(energy).mu[2], energy
+    )
+    with pytest.warns(ReferenceGridWarning):
+        res = mlls(si, mn_references(np.arange(610.0, 690.0, 0.3)), window=(635.0, 665.0))
+    assert any("interpolated" in n for n in res.notes)
+    assert res.valence[0, 0] == pytest.approx(0.3 * 2 + 0.7 * 4, abs=0.03)
+    low = SpectrumImage(
+        np.exp(-0.5 * (np.arange(-10.0, 30.0, 0.2) / 0.4) ** 2), np.arange(-10.0, 30.0, 0.2)
+    )
+    with pytest.raises(ValidationError, match="dispersions differ"):
+        fourier_ratio(si, low)
