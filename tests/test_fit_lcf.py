@@ -222,3 +222,16 @@ def test_cached_splines_follow_the_standards_content(six):
     changed = changed.replace(mu=changed.mu * 1.05)
     other = lcf(series, [six[0], six[1], changed])
     assert np.abs(other.basis[0][:, 2] / first.basis[0][:, 2] - 1.05).max() < 1e-9
+
+
+def test_absent_standards_report_zero_shift(six):
+    series, _, _ = mixtures(six, 40, seed=12, shift=0.5)
+    result = lcf(series, six, shifts=True)
+    absent = result.weights == 0
+    assert absent.any()
+    assert (result.shifts[absent] == 0).all() and (result.shifts_stderr[absent] == 0).all()
+    # the basis of an absent standard is the unshifted standard
+    i, j = np.argwhere(absent)[0]
+    plain = lcf(series, six)
+    np.testing.assert_allclose(result.basis[i][:, j], plain.basis[0][:, j], atol=1e-12)
+    np.testing.assert_allclose(result.fit + result.residual, result.data)

@@ -128,6 +128,9 @@ def fit_shifted(
         (n, n_energy) data per item; default ``design.y``.
     max_iter
         Largest number of Levenberg–Marquardt iterations.
+
+    A standard that ends with weight 0 has no measurable shift: its shift is reported
+    as 0 (with stderr 0).
     """
     y = design.y if y is None else y
     n, k = y.shape[0], design.matrix.shape[1]
@@ -183,6 +186,11 @@ def fit_shifted(
         done[acc[(gain < _RTOL) | (moved < _STEP_TOL)]] = True
         done[idx[~better & (lam[idx] > 1e6)]] = True
         active &= ~done
+    absent = w == 0.0  # an absent standard's shift is undetermined: report 0
+    rows = np.nonzero((absent & (delta != 0.0)).any(axis=1))[0]
+    if rows.size:
+        delta[rows] = np.where(absent[rows], 0.0, delta[rows])
+        basis[rows], slope[rows] = design.shifted_with_slope(delta[rows])
     return _finish(y, w, w_states, delta, basis, slope, chi2, include, lo, sum_to_one,
                    max_shift, n_iter)  # fmt: skip
 
