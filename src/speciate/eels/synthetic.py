@@ -11,6 +11,11 @@ from published trends, not measurements:
 * the continuum is a double step, with heights 2:1 at L3 and L2 (the 2p3/2 : 2p1/2
   occupancy); an error-function step is used rather than an arctan so the model has no
   intensity left in the pre-edge background window.
+
+`model_spectra` gives a background and a low-loss spectrum for `shell_core_image` when no
+measured pair is at hand: a power-law background and a low loss built by Poisson plural
+scattering of a Drude plasmon (Egerton, *Electron Energy-Loss Spectroscopy in the Electron
+Microscope*, 3rd ed., sections 3.3 and 4.2).
 """
 
 from __future__ import annotations
@@ -26,7 +31,14 @@ from speciate.eels.spectrum_image import SpectrumImage
 from speciate.errors import ValidationError
 from speciate.series import Series
 
-__all__ = ["MN_L23", "ValenceImage", "mn_l23", "mn_references", "shell_core_image"]
+__all__ = [
+    "MN_L23",
+    "ValenceImage",
+    "mn_l23",
+    "mn_references",
+    "model_spectra",
+    "shell_core_image",
+]
 
 # valence -> (L3 energy eV, L3/L2 white-line area ratio, white-line Gaussian sigma eV)
 MN_L23: dict[int, tuple[float, float, float]] = {
@@ -84,6 +96,61 @@ def mn_references(
         coords={"valence": np.asarray(valences, dtype=float)},
         meta={"model": "speciate.eels.synthetic.mn_l23", "fwhm_eV": fwhm},
     )
+
+
+def model_spectra(
+    *,
+    dispersion: float = 0.2,
+    thickness: float = 0.4,
+    plasmon: float = 22.0,
+    plasmon_width: float = 6.0,
+    zlp_fwhm: float = 0.8,
+    exponent: float = 3.5,
+    counts_at_640: float = 16000.0,
+) -> tuple[Series, Series]:
+    """A model core-loss background and low-loss spectrum, for `shell_core_image`.
+
+    Parameters
+    ----------
+    dispersion
+        Channel width in eV.
+    thickness
+        t / lambda, the specimen thickness in plasmon mean free paths.
+    plasmon, plasmon_width
+        Drude plasmon energy and width (eV).
+    zlp_fwhm
+        Gaussian zero-loss FWHM in eV (the energy resolution).
+    exponent
+        Power-law exponent r of the background ``A E^-r``.
+    counts_at_640
+        Background counts per channel at 640 eV.
+
+    Returns
+    -------
+    background, low_loss
+        One-spectrum Series: the background on 360-770 eV and the low loss on -40-370 eV
+        (total intensity 1e6 counts), both on the same dispersion.
+    """
+    e_cl = np.arange(360.0, 770.0, dispersion)
+    bg = counts_at_640 * (e_cl / 640.0) ** -exponent
+    e_ll = -40.0 + dispersion * np.arange(round(410.0 / dispersion))
+    n = e_ll.size
+    e_pos = dispersion * np.arange(n)  # energies of the FFT frame, 0 eV at index 0
+    drude = (
+        e_pos
+        * plasmon_width
+        * plasmon**2
+        / ((e_pos**2 - plasmon**2) ** 2 + (e_pos * plasmon_width) ** 2)
+    )
+    drude /= drude.sum()
+    # Poisson plural scattering: FT(J) = FT(Z) exp(t/lambda (FT(S) - 1)), S of unit area
+    sigma = zlp_fwhm / (2 * np.sqrt(2 * np.log(2)))
+    zlp = _gauss(e_ll, 0.0, sigma) * dispersion
+    plural = np.exp(thickness * (np.fft.rfft(drude) - 1.0))
+    low = 1e6 * np.clip(np.fft.irfft(np.fft.rfft(zlp) * plural, n), 0.0, None)
+    background = Series(e_cl, bg, labels=("background",), meta={"model": "power law"})
+    low_loss = Series(e_ll, low, labels=("low_loss",), meta={"model": "Drude plasmon"})
+    return background, low_loss
 
 
 @dataclass(frozen=True, eq=False)
