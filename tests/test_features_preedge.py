@@ -204,5 +204,35 @@ def test_no_made_up_peaks_on_a_bare_noisy_edge():
     # peak here in ~13 % of spectra; the 5σ default in well under 2 %
     assert np.mean(np.isfinite(fit.a_energy)) < 0.02
     assert np.isnan(fit.b_energy).all()
-    loose = preedge_peaks(Series(energy, mu + rng.normal(0.0, 0.003, mu.shape)), n_sigma=3.0)
+    noisy = Series(energy, mu + rng.normal(0.0, 0.003, mu.shape))
+    loose = preedge_peaks(noisy, n_sigma=3.0, min_height=0.0)
     assert np.mean(np.isfinite(loose.a_energy)) > 0.05
+
+
+def test_noiseless_bare_edges_have_no_pre_edge_peaks():
+    # without noise the cubic's misfit of the arctan tail sets the standard errors; the
+    # height floor keeps the misfit from being reported as peaks
+    energy = _grid()
+    e0 = np.array([[6552.0], [6553.5], [6555.0]])
+    fit = preedge_peaks(Series(energy, 0.5 + np.arctan((energy - e0) / 1.5) / np.pi))
+    assert np.isnan(fit.a_energy).all() and np.isnan(fit.b_energy).all()
+    assert all(r.startswith("no peak") for r in fit.a_reason)
+
+
+def test_preedge_on_fdmnes_limn2o4(shared_fixtures):
+    # FDMNES LiMn2O4 (Mn 3.5+): two pre-edge peaks about 1.9 eV apart at every radius
+    from speciate.theory.fdmnes import read_fdmnes_conv
+    from speciate.theory.normalize import normalize as theory_normalize
+
+    spectra = [
+        read_fdmnes_conv(
+            shared_fixtures / "fdmnes" / f"limn2o4_r{r}" / f"LiMn2O4_R{r}_conv.txt"
+        ).to_series(f"R{r}")
+        for r in (3, 5, 6)
+    ]
+    fit = preedge_peaks(theory_normalize(Series.concat(spectra)))
+    assert (fit.a_reason == "").all() and (fit.b_reason == "").all()
+    np.testing.assert_allclose(fit.a_energy, [6539.27, 6539.52, 6539.55], atol=0.05)
+    np.testing.assert_allclose(fit.b_energy, [6541.30, 6541.45, 6541.37], atol=0.05)
+    assert ((fit.a_height > fit.b_height) & (fit.b_height > 0.01)).all()
+    assert (fit.residual_rms < 0.004).all()
