@@ -59,6 +59,13 @@ def _readonly(a: Any, dtype: Any = float) -> np.ndarray:
     return out
 
 
+def _own(a: np.ndarray) -> np.ndarray:
+    """Read-only without a copy: ``a`` was just made here (a boolean-mask selection or a
+    stack) and nothing else refers to it."""
+    a.setflags(write=False)
+    return a
+
+
 @dataclass(frozen=True, eq=False)
 class FitData:
     """The spectra to fit, on their own grid, before windowing.
@@ -342,9 +349,9 @@ def make_design(
     if check:
         check_collinearity(matrix, standards.names)
     return Design(
-        energy=_readonly(energy),
-        y=_readonly(y),
-        matrix=_readonly(matrix),
+        energy=_own(energy),
+        y=_own(y),
+        matrix=_own(matrix),
         names=standards.names,
         splines=splines,
         e0=e0,

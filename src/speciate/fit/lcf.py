@@ -29,6 +29,14 @@ def _readonly(a: Any, dtype: Any = float) -> np.ndarray:
     return out
 
 
+def _freeze(a: np.ndarray) -> np.ndarray:
+    """Read-only without a copy when ``a`` was made by this fit and owns its data."""
+    if a.base is None and a.dtype == float:
+        a.setflags(write=False)
+        return a
+    return _readonly(a)
+
+
 def parse_bounds(bounds: Any, k: int, sum_to_one: bool) -> tuple[np.ndarray, np.ndarray]:
     """Bounds as two (k,) arrays; ``None`` on either side means unbounded.
 
@@ -139,17 +147,17 @@ def build_result(
     return LCFResult(
         energy=design.energy,
         data=design.y,
-        fit=_readonly(fit),
-        residual=_readonly(residual),
-        basis=_readonly(basis),
-        weights=_readonly(weights),
+        fit=_freeze(fit),
+        residual=_freeze(residual),
+        basis=_freeze(basis),
+        weights=_freeze(weights),
         stderr=_readonly(err[:, :k]),
-        total=_readonly(weights.sum(axis=1)),
-        shifts=None if shifts is None else _readonly(shifts),
+        total=_freeze(weights.sum(axis=1)),
+        shifts=None if shifts is None else _freeze(shifts),
         shifts_stderr=None if shifts is None else _readonly(err[:, k : 2 * k]),
-        r_factor=_readonly(r_factor),
-        chi2=_readonly(chi2),
-        reduced_chi2=_readonly(reduced),
+        r_factor=_freeze(r_factor),
+        chi2=_freeze(chi2),
+        reduced_chi2=_freeze(reduced),
         n_free=_readonly(n_free, int),
         at_bound=_readonly((states[:, :k] == LO) | (states[:, :k] == HI), bool),
         standards=design.names,
