@@ -338,3 +338,23 @@ def test_images_and_references_with_other_dispersions():
     )
     with pytest.raises(ValidationError, match="dispersions differ"):
         fourier_ratio(si, low)
+
+
+def test_threaded_blocks_give_the_serial_result(monkeypatch):
+    from speciate.eels import _chunks
+
+    energy = np.arange(600.0, 680.0, 0.25)
+    refs = mn_references(energy)
+    rng = np.random.default_rng(8)
+    frac = rng.uniform(0, 1, (30, 20, 3))
+    counts = rng.poisson(3e3 * (energy / 600.0) ** -3 + 2e3 * frac @ refs.mu).astype(float)
+    si = SpectrumImage(counts, energy)
+    monkeypatch.setattr(_chunks, "_BLOCK_BYTES", 64 * 8 * 200)  # ~10 blocks
+    kwargs = {"background": "power_law", "background_window": (602.0, 634.0)}
+    monkeypatch.setattr(_chunks, "_MAX_WORKERS", 1)
+    serial = mlls(si, refs, **kwargs)
+    monkeypatch.setattr(_chunks, "_MAX_WORKERS", 4)
+    threaded = mlls(si, refs, **kwargs)
+    np.testing.assert_array_equal(threaded.coefficients, serial.coefficients)
+    np.testing.assert_array_equal(threaded.reduced_chi2, serial.reduced_chi2)
+    assert np.abs(serial.fractions - frac / frac.sum(-1, keepdims=True)).mean() < 0.05

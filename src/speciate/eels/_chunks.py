@@ -2,12 +2,15 @@
 
 A kernel takes a (n_pixels, n_channels) float64 block and returns (n_pixels, n_out); the
 pixels of one block are solved together (no loop per spectrum). Large in-memory images are
-cut into pixel blocks only to bound the float64 temporaries.
+cut into pixel blocks to bound the float64 temporaries, and the blocks run on a few threads
+(NumPy and BLAS release the GIL); Dask arrays use Dask's own scheduler.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -19,6 +22,9 @@ Kernel = Callable[[np.ndarray], np.ndarray]
 # Bytes of float64 per in-memory block: small enough that a block and its temporaries stay
 # in the CPU cache (measured on 256 x 256 x 1024: 2 MB blocks run ~4x faster than one block).
 _BLOCK_BYTES = 2 * 2**20
+# Threads for in-memory blocks (at most the number of cores): blocks are independent, and
+# results do not depend on the number of threads.
+_MAX_WORKERS = 4
 
 
 def _is_dask(data: Any) -> bool:
@@ -50,9 +56,20 @@ def map_pixels(kernel: Kernel, data: Any, n_out: int, channels: slice) -> np.nda
     flat = data[..., channels].reshape(ny * nx, -1)
     out = np.empty((ny * nx, n_out))
     step = max(64, _BLOCK_BYTES // (8 * max(1, flat.shape[1])))
-    for start in range(0, ny * nx, step):
-        block = flat[start : start + step]
-        out[start : start + block.shape[0]] = kernel(np.asarray(block, dtype=np.float64))
+    starts = range(0, ny * nx, step)
+
+    def run(start: int) -> None:
+        block = np.asarray(flat[start : start + step], dtype=np.float64)
+        out[start : start + block.shape[0]] = kernel(block)
+
+    workers = min(_MAX_WORKERS, os.cpu_count() or 1, len(starts))
+    if workers > 1:
+        # NumPy and BLAS release the GIL: blocks run in parallel; each writes its own rows
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(run, starts))
+    else:
+        for start in starts:
+            run(start)
     return out.reshape(ny, nx, n_out)
 
 
