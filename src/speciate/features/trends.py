@@ -11,7 +11,8 @@ For each feature column ``f`` of a `FeatureTable`:
     Over a charge/discharge cycle, the fraction of the excursion recovered at the end:
     ``(f_turn - f_end) / (f_turn - f_ref)``. 1 = back to the start, 0 = no recovery,
     > 1 = overshoot. The turning point is ``turn`` if given; otherwise the maximum of
-    ``by`` when ``by`` is an array (top of charge for a state-of-charge axis); otherwise
+    ``by`` over the spectra where the feature is finite, when ``by`` is an array (top of
+    charge for a state-of-charge axis); otherwise
     the spectrum where ``|f - f_ref|`` is largest (each feature's own excursion).
 """
 
@@ -154,7 +155,9 @@ def trends(
     if turn is not None:
         turn_idx = np.full(f.shape[1], int(turn) % n)
     elif kind == "values":
-        turn_idx = np.full(f.shape[1], int(np.argmax(x)))
+        # the top of `by` among the spectra where the feature was measured
+        top = np.where(finite, x[:, None], -np.inf)
+        turn_idx = np.where(has, np.argmax(top, axis=0), -1)
     else:
         excursion = np.where(finite, np.abs(change), -np.inf)
         turn_idx = np.where(has, np.argmax(excursion, axis=0), -1)
