@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from speciate.errors import ValidationError
 from speciate.features._common import as_normalized, smooth_on_window
@@ -70,6 +71,7 @@ def plot_preedge_stack(norm: Any, table: FeatureTable, ax: Any = None, offset: f
                    label=f"{peak.upper()}")  # fmt: skip
     ax.autoscale_view()
     ax.set_xlabel("Energy (eV)")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
     ax.set_ylabel("Normalized absorption − baseline (offset)")
     ax.set_title("Pre-edge A/B")
     ax.legend(loc="upper left", fontsize="small")
@@ -115,6 +117,7 @@ def plot_derivative_stack(
     ax.add_collection(LineCollection(list(lines), colors="crimson", linewidths=0.8))
     ax.autoscale_view()
     ax.set_xlabel("Energy (eV)")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
     ax.set_ylabel("dμ/dE (norm/eV, offset)")
     ax.set_title("Derivative triplet c/d/e, c–e line (γ)")
     ax.legend(loc="upper left", fontsize="small")
