@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from speciate.eels._chunks import map_pixels
 from speciate.eels.spectrum_image import SpectrumImage
@@ -128,6 +129,15 @@ def _series_order(rho: float) -> int:
         k += 1
 
 
+def _series_basis(x: np.ndarray, s_ref: float, n_terms: int) -> np.ndarray:
+    """exp(s_ref x) x^k for k < n_terms, shape (n, n_terms), C-contiguous (for BLAS)."""
+    basis = np.empty((x.size, n_terms))
+    basis[:, 0] = np.exp(s_ref * x)
+    for k in range(1, n_terms):
+        np.multiply(basis[:, k - 1], x, out=basis[:, k])
+    return basis
+
+
 def _series_terms(delta: np.ndarray, order: int) -> np.ndarray:
     """delta^k / k! for k = 0..order, shape (n_rows, order + 1)."""
     out = np.empty((delta.size, order + 1))
@@ -168,17 +178,19 @@ def _exp_weighted_sums(
     sums = np.empty((5, n_rows))
     if ok.any():
         every = bool(ok.all())
-        basis = np.exp(s_ref * xc)[:, None] * xc[:, None] ** np.arange(order + 3)
-        zb = (z if every else z[ok]) @ np.ascontiguousarray(basis[:, : order + 2])
+        basis = _series_basis(xc, s_ref, order + 3)  # (n_channels, order + 3)
+        zb = (z if every else z[ok]) @ basis[:, : order + 2]
+        c = _series_terms(delta if every else delta[ok], order)
+        # s_j = sum_k c_k M_(k+j), t_j = sum_k c_k Z_(k+j): windows of the moment columns
         if mask is None:
-            mb = basis.sum(axis=0)[None, :]
+            hankel = sliding_window_view(basis.sum(axis=0), order + 1)[:3].T  # (order+1, 3)
+            s_part = c @ hankel
         else:
             mb = (mask if every else mask[ok]) @ basis
-        c = _series_terms(delta[ok], order)
-        for j in range(3):
-            sums[j, ok] = (c * mb[:, j : j + order + 1]).sum(axis=1)
-        for j in range(2):
-            sums[3 + j, ok] = (c * zb[:, j : j + order + 1]).sum(axis=1)
+            s_part = np.einsum("ik,ijk->ij", c, sliding_window_view(mb, order + 1, axis=1)[:, :3])
+        t_part = np.einsum("ik,ijk->ij", c, sliding_window_view(zb, order + 1, axis=1))
+        sums[:3, ok] = s_part.T
+        sums[3:, ok] = t_part.T
     if not ok.all():
         bad = ~ok
         w = np.exp(slope[bad, None] * xc)
@@ -201,10 +213,10 @@ def evaluate_rows(log_a: np.ndarray, slope: np.ndarray, x: np.ndarray) -> np.nda
     s_ref, delta, ok, order = _series_split(slope, v)
     out = np.empty((log_a.size, x.size))
     if ok.all():
-        basis = np.exp(s_ref * v)[None, :] * v[None, :] ** np.arange(order + 1)[:, None]
+        basis = _series_basis(v, s_ref, order + 1).T
         np.matmul(_series_terms(delta, order) * amp[:, None], basis, out=out)
     elif ok.any():
-        basis = np.exp(s_ref * v)[None, :] * v[None, :] ** np.arange(order + 1)[:, None]
+        basis = _series_basis(v, s_ref, order + 1).T
         out[ok] = (_series_terms(delta[ok], order) * amp[ok, None]) @ basis
     if not ok.all():
         out[~ok] = amp[~ok, None] * np.exp(slope[~ok, None] * v)
