@@ -59,6 +59,18 @@ def _readonly(a: Any, dtype: Any = float) -> np.ndarray:
     return out
 
 
+def _window_rows(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``values[:, mask]`` read-only; a view (no copy) when the window is one contiguous
+    run of points and ``values`` is itself read-only (a `Series` or `NormResult` array)."""
+    idx = np.flatnonzero(mask)
+    if not values.flags.writeable and idx[-1] - idx[0] + 1 == idx.size:
+        out = values[:, idx[0] : idx[-1] + 1]
+    else:
+        out = values[:, mask]
+    out.setflags(write=False)
+    return out
+
+
 def _own(a: np.ndarray) -> np.ndarray:
     """Read-only without a copy: ``a`` was just made here (a boolean-mask selection or a
     stack) and nothing else refers to it."""
@@ -152,7 +164,10 @@ def as_fit_data(data: Any, array: str = "norm") -> FitData:
     """
     energy, values = _values_of(data, array, "data")
     values = np.atleast_2d(values)
-    all_nan = np.isnan(values).all(axis=1)
+    # a row sum is NaN whenever the row holds a NaN: look closer only then
+    all_nan = np.zeros(values.shape[0], bool)
+    if np.isnan(values.sum(axis=1)).any():
+        all_nan = np.isnan(values).all(axis=1)
     if all_nan.any():
         bad = np.nonzero(all_nan)[0]
         raise FitError(
@@ -336,7 +351,26 @@ def make_design(
             f"{k} standards but only {energy.size} data points in the fit window "
             f"{energy[0]:.2f}..{energy[-1]:.2f} eV; need more points than standards"
         )
-    y = data.values[:, mask]
+    y = _window_rows(data.values, mask)
+    _check_finite(y)
+    splines = tuple(standards.splines(lo, hi))
+    matrix = np.stack([s(energy) for s in splines], axis=1)
+    if check:
+        check_collinearity(matrix, standards.names)
+    return Design(
+        energy=_own(energy),
+        y=y,
+        matrix=_own(matrix),
+        names=standards.names,
+        splines=splines,
+        e0=e0,
+    )
+
+
+def _check_finite(y: np.ndarray) -> None:
+    """Raise `FitError` naming the spectra with NaN/inf values in the window."""
+    if np.isfinite(y.sum(axis=1)).all():  # any NaN/inf makes its row sum non-finite
+        return
     bad = ~np.isfinite(y)
     if bad.any():
         rows = np.nonzero(bad.any(axis=1))[0]
@@ -344,18 +378,6 @@ def make_design(
             f"data spectra {rows[:10].tolist()} have NaN/inf inside the fit window "
             f"({int(bad.sum())} value(s)); expected finite values"
         )
-    splines = tuple(standards.splines(lo, hi))
-    matrix = np.stack([s(energy) for s in splines], axis=1)
-    if check:
-        check_collinearity(matrix, standards.names)
-    return Design(
-        energy=_own(energy),
-        y=_own(y),
-        matrix=_own(matrix),
-        names=standards.names,
-        splines=splines,
-        e0=e0,
-    )
 
 
 def check_collinearity(matrix: np.ndarray, names: Sequence[str]) -> None:
@@ -368,24 +390,25 @@ def check_collinearity(matrix: np.ndarray, names: Sequence[str]) -> None:
     names
         (k,) their names.
     """
-    norms = np.linalg.norm(matrix, axis=0)
+    gram = matrix.T @ matrix
+    norms = np.sqrt(np.diagonal(gram))
     zero = np.nonzero(norms == 0)[0]
     if zero.size:
         raise FitError(f"standards {[names[i] for i in zero]} are zero on the whole fit window")
-    unit = matrix / norms
-    cosine = unit.T @ unit
-    iu = np.triu_indices(len(names), 1)
-    dup = np.nonzero(cosine[iu] > _DUPLICATE_COSINE)[0]
+    cosine = gram / np.outer(norms, norms)
+    dup = np.argwhere(np.triu(cosine, 1) > _DUPLICATE_COSINE)
     if dup.size:
-        pairs = [f"{names[iu[0][d]]!r} and {names[iu[1][d]]!r}" for d in dup]
+        pairs = [f"{names[i]!r} and {names[j]!r}" for i, j in dup]
         raise FitError(
             f"duplicate standards on the fit window (same shape): {'; '.join(pairs)}; "
             "drop one of each pair"
         )
-    sv, vt = np.linalg.svd(unit, full_matrices=False)[1:]
-    cond = sv[0] / sv[-1] if sv[-1] > 0 else np.inf
+    # eigenvalues of the cosine matrix are the squared singular values of the unit-norm
+    # columns; the ratio needed here (~1e6 at most) is far above their rounding error
+    lam, vec = np.linalg.eigh(cosine)
+    cond = np.sqrt(lam[-1] / lam[0]) if lam[0] > 0 else np.inf
     if cond > _MAX_CONDITION:
-        v = np.abs(vt[-1])
+        v = np.abs(vec[:, 0])
         involved = [names[i] for i in np.nonzero(v > 0.1 * v.max())[0]]
         raise FitError(
             f"standards {involved} are collinear on the fit window (condition number "

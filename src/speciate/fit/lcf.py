@@ -112,11 +112,11 @@ def fit_statistics(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Residual, chi2, reduced chi2 and R-factor per spectrum."""
     residual = y - fit
-    chi2 = (residual**2).sum(axis=1)
+    chi2 = np.einsum("se,se->s", residual, residual)
     dof = y.shape[1] - n_free
     with np.errstate(divide="ignore", invalid="ignore"):
         reduced = np.where(dof > 0, chi2 / np.maximum(dof, 1), np.nan)
-        r_factor = chi2 / (y**2).sum(axis=1)
+        r_factor = chi2 / np.einsum("se,se->s", y, y)
     return residual, chi2, reduced, r_factor
 
 

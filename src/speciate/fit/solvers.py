@@ -163,10 +163,102 @@ def _clip(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def covariance_unit(kinv: np.ndarray, states: np.ndarray) -> np.ndarray:
+    """Covariance for unit noise variance from inverted KKT matrices (..., p+1, p+1):
+    the block of the free variables, zero rows and columns for the others."""
     p = states.shape[-1]
     free = states == FREE
-    cov = kinv[..., :p, :p] * free[..., :, None] * free[..., None, :]
-    return cov
+    return kinv[..., :p, :p] * free[..., :, None] * free[..., None, :]
+
+
+def _kkt_check(
+    x: np.ndarray, nu: np.ndarray, gx: np.ndarray, b: np.ndarray, states: np.ndarray,
+    lo: np.ndarray, hi: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Per item: KKT satisfied, primal violation of free weights, dual violation of bound
+    ones. ``gx`` is G·x (n, p)."""
+    k = lo.size
+    grad = gx - b
+    grad[:, :k] += nu[:, None]
+    scale = _TOL * (1.0 + np.abs(b).max(axis=1, keepdims=True)) * 1e3
+    s = states[:, :k]
+    w = x[:, :k]
+    primal = np.where(s == FREE, np.maximum(lo - w, w - hi), -np.inf)
+    dual = np.where(s == LO, -grad[:, :k], np.where(s == HI, grad[:, :k], -np.inf))
+    span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
+    ok = ((primal <= _TOL * np.maximum(span, 1.0)) & (dual <= scale)).all(axis=1)
+    return ok, primal, dual
+
+
+def _move(states, x, primal, dual, lo, hi, sum_to_one, block: bool) -> np.ndarray:
+    """Active-set moves per item: pin the worst bound violator (``block``: every
+    violator, keeping the mildest free when nothing else would be), else free the
+    weight with the worst wrong-signed multiplier."""
+    k = lo.size
+    new = states.copy()
+    rows = np.arange(new.shape[0])
+    worst_p = np.argmax(primal, axis=1)
+    has_p = primal[rows, worst_p] > 0
+    n_free = (new[:, :k] == FREE).sum(axis=1)
+    if block:
+        pin = primal > 0
+        if sum_to_one:  # keep one weight free: the least violating of the free ones
+            all_pinned = (pin.sum(axis=1) >= n_free) & has_p
+            keep = np.argmin(np.where(pin, primal, np.inf), axis=1)
+            pin[rows[all_pinned], keep[all_pinned]] = False
+        w = x[:, :k]
+        new[:, :k] = np.where(pin, np.where(w < lo, LO, HI), new[:, :k])
+    else:
+        pin = has_p & ~(sum_to_one & (n_free <= 1))
+        w = x[rows, worst_p]
+        new[rows[pin], worst_p[pin]] = np.where(w[pin] < lo[worst_p[pin]], LO, HI)
+    worst_d = np.argmax(dual, axis=1)
+    release = ~has_p
+    new[rows[release], worst_d[release]] = FREE
+    return new
+
+
+def _active_set(solve, gx_of, b, states, lo, hi, sum_to_one):
+    """Primal-dual active-set moves from ``states`` (n, p), all items at once.
+
+    ``solve(idx, states)`` returns x (m, p), ν (m,) and whether each item's active set
+    could be solved; ``gx_of(idx, x)`` returns G·x. Returns x, ν, the states and the
+    items that still fail the KKT conditions (to be enumerated).
+    """
+    n, p = b.shape
+    k = lo.size
+    x, nu = np.zeros((n, p)), np.zeros(n)
+    todo = np.arange(n)
+    unsolved = []
+    for move in range(2 * k + 1):
+        xs, nus, found = solve(todo, states[todo])
+        unsolved.append(todo[~found])
+        todo = todo[found]
+        x[todo], nu[todo] = xs[found], nus[found]
+        ok, primal, dual = _kkt_check(
+            x[todo], nu[todo], gx_of(todo, x[todo]), b[todo], states[todo], lo, hi
+        )
+        todo, primal, dual = todo[~ok], primal[~ok], dual[~ok]
+        if todo.size == 0 or move == 2 * k:
+            break
+        # pin all violators at first (most items are then done), one at a time later
+        states[todo] = _move(states[todo], x[todo], primal, dual, lo, hi, sum_to_one,
+                             block=move < 2)  # fmt: skip
+    return x, nu, states, np.concatenate([*unsolved, todo])
+
+
+def _best_feasible(x_all, cand, gx_all, b, lo, hi) -> np.ndarray:
+    """Per item, the candidate (axis 1) with the lowest objective among feasible ones."""
+    obj = ((0.5 * gx_all - b[:, None, :]) * x_all).sum(axis=-1)
+    obj = np.where(_feasible(x_all, cand, lo, hi), obj, np.inf)
+    best = np.argmin(obj, axis=1)
+    if not np.isfinite(obj[np.arange(best.size), best]).all():
+        raise FitError("no feasible weights: the bounds cannot be met with weights summing to 1")
+    return best
+
+
+def _state_codes(states: np.ndarray) -> np.ndarray:
+    """An integer per active set (base 4 over the p variables; p <= 20 in practice)."""
+    return states.astype(np.int64) @ (4 ** np.arange(states.shape[-1], dtype=np.int64))
 
 
 def solve_shared(
@@ -178,6 +270,12 @@ def solve_shared(
     states: np.ndarray,
 ) -> QPSolution:
     """Solve for many right-hand sides sharing one G, over the given active sets.
+
+    Every active set's solution is a fixed linear map of b (the KKT matrix inverted once
+    per set), so each item moves through active sets at the cost of a small product:
+    starting from all weights free, the worst bound violator is pinned or the worst
+    wrong-signed multiplier freed until the KKT conditions hold (the optimum of a convex
+    problem). The rare items not done after 2k moves are solved by trying all their sets.
 
     Parameters
     ----------
@@ -200,51 +298,56 @@ def solve_shared(
         ``x`` (n, p) or (n_groups, n, p).
     """
     states = np.asarray(states)
-    k = lo.size
-    fixed = _fixed_values(states, lo, hi)
-    kinv = np.linalg.inv(kkt_matrix(g, states, k, sum_to_one))  # (..., sets, p+1, p+1)
-    p = g.shape[-1]
-    free = (states == FREE).astype(float)
-    # x = Kinv[:, :p] (free ⊙ b) + Kinv @ (fixed, eq): a linear map of b per active set
-    lin = kinv[..., :, :p] * free[..., None, :]
-    const = np.einsum("...ij,...j->...i", kinv, _rhs(np.zeros_like(fixed), states, fixed,
-                                                      sum_to_one))  # fmt: skip
-    x_all = np.swapaxes(lin[..., :p, :] @ b.T, -1, -2) + const[..., :, None, :p]
-    feasible = _feasible(x_all, states[..., :, None, :], lo, hi)
-    obj = _objective(x_all, g, b)
-    obj = np.where(feasible, obj, np.inf)
-    best = np.argmin(obj, axis=-2)  # (..., n)
-    if not np.isfinite(np.take_along_axis(obj, best[..., None, :], axis=-2)).all():
-        raise FitError("no feasible weights: the bounds cannot be met with weights summing to 1")
-    x = np.take_along_axis(x_all, best[..., None, :, None], axis=-3)[..., 0, :, :]
-    chosen = np.take(states, best, axis=-2) if states.ndim == 2 else np.take_along_axis(
-        states, best[..., None], axis=-2)  # fmt: skip
-    cov_sets = covariance_unit(kinv, states)  # (..., sets, p, p)
-    if states.ndim == 2:
-        cov = cov_sets[best]
-    else:
-        cov = np.take_along_axis(cov_sets, best[..., None, None], axis=-3)
-    # fixed and bound variables take their values exactly, not through the inverse
-    x = np.where(chosen == FREE, x, _fixed_values(chosen, lo, hi))
-    return QPSolution(_clip(x, lo, hi), chosen, cov)
+    grouped = states.ndim == 3
+    table = states if grouped else states[None]  # (n_groups, n_sets, p)
+    n_groups, n_sets, p = table.shape
+    n, k = b.shape[0], lo.size
+    fixed = _fixed_values(table, lo, hi)
+    kinv = np.linalg.inv(kkt_matrix(g, table, k, sum_to_one)).reshape(-1, p + 1, p + 1)
+    flat = table.reshape(-1, p)
+    lin = kinv[:, :, :p] * (flat == FREE)[:, None, :]  # (sets, p+1, p), acts on b
+    rhs = _rhs(np.zeros_like(fixed), table, fixed, sum_to_one).reshape(-1, p + 1, 1)
+    const = (kinv @ rhs)[..., 0]  # the part of the solution not proportional to b
+    # look-up of a set by (group, code): sorted codes, groups apart by 4**p
+    span = np.int64(4) ** p
+    keys = _state_codes(flat) + np.repeat(np.arange(n_groups, dtype=np.int64), n_sets) * span
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    group = np.repeat(np.arange(n_groups), n)  # item = group * n + spectrum
+    spectrum = np.tile(np.arange(n), n_groups)
+    b_items = b[spectrum] if grouped else b
+    chosen_set = np.zeros(group.size, np.intp)
 
+    def solve(idx, st):
+        q = _state_codes(st) + group[idx] * span
+        pos = np.minimum(np.searchsorted(sorted_keys, q), sorted_keys.size - 1)
+        found = sorted_keys[pos] == q
+        chosen_set[idx] = order[pos]
+        m = lin[chosen_set[idx]]
+        sol = (m @ b_items[idx][:, :, None])[..., 0] + const[chosen_set[idx]]
+        return sol[:, :p], sol[:, p], found
 
-def _kkt_check(
-    x: np.ndarray, nu: np.ndarray, g: np.ndarray, b: np.ndarray, states: np.ndarray,
-    lo: np.ndarray, hi: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """Per item: KKT satisfied, primal violation of free weights, dual violation of bound ones."""
-    k = lo.size
-    grad = (g @ x[..., None])[..., 0] - b
-    grad[:, :k] += nu[:, None]
-    scale = _TOL * (1.0 + np.abs(b).max(axis=1, keepdims=True)) * 1e3
-    s = states[:, :k]
-    w = x[:, :k]
-    primal = np.where(s == FREE, np.maximum(lo - w, w - hi), -np.inf)
-    dual = np.where(s == LO, -grad[:, :k], np.where(s == HI, grad[:, :k], -np.inf))
-    span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
-    ok = ((primal <= _TOL * np.maximum(span, 1.0)) & (dual <= scale)).all(axis=1)
-    return ok, primal, dual
+    # start from every included weight free: the set with the most FREE entries
+    start = np.argmax((table == FREE).sum(axis=2), axis=1)  # (n_groups,)
+    warm = table[group, start[group]]
+    x, _nu, st, todo = _active_set(solve, lambda idx, xi: xi @ g, b_items, warm, lo, hi,
+                                   sum_to_one)  # fmt: skip
+    if todo.size:
+        sets = group[todo, None] * n_sets + np.arange(n_sets)  # (m, n_sets) flat set ids
+        x_all = (lin[sets] @ b_items[todo][:, None, :, None])[..., 0] + const[sets]
+        x_all = x_all[..., :p]
+        best = _best_feasible(x_all, flat[sets], x_all @ g, b_items[todo], lo, hi)
+        rows = np.arange(todo.size)
+        x[todo] = x_all[rows, best]
+        st[todo] = flat[sets[rows, best]]
+        chosen_set[todo] = sets[rows, best]
+    cov = covariance_unit(kinv, flat)[chosen_set]
+    x = np.where(st == FREE, x, _fixed_values(st, lo, hi))
+    x = _clip(x, lo, hi)
+    if grouped:
+        return QPSolution(x.reshape(n_groups, n, p), st.reshape(n_groups, n, p),
+                          cov.reshape(n_groups, n, p, p))  # fmt: skip
+    return QPSolution(x, st, cov)
 
 
 def _solve_states(g, b, states, lo, hi, sum_to_one):
@@ -297,45 +400,26 @@ def solve_batched(
     """
     n, p = b.shape
     k = lo.size
+
+    def solve(idx, st):
+        x, nu = _solve_states(g[idx], b[idx], st, lo, hi, sum_to_one)
+        return x, nu, np.ones(idx.size, bool)
+
+    def gx_of(idx, xi):
+        return (g[idx] @ xi[:, :, None])[..., 0]
+
     states = np.array(warm, copy=True)
-    x, nu = _solve_states(g, b, states, lo, hi, sum_to_one)
-    todo = np.arange(n)
-    for _ in range(2 * k):
-        ok, primal, dual = _kkt_check(x[todo], nu[todo], g[todo], b[todo], states[todo], lo, hi)
-        todo = todo[~ok]
-        if todo.size == 0:
-            break
-        primal, dual = primal[~ok], dual[~ok]
-        new = states[todo].copy()
-        rows = np.arange(todo.size)
-        worst_p = np.argmax(primal, axis=1)
-        has_p = primal[rows, worst_p] > 0
-        n_free = (new[:, :k] == FREE).sum(axis=1)
-        pin = has_p & ~(sum_to_one & (n_free <= 1))
-        w = x[todo, worst_p]
-        new[rows[pin], worst_p[pin]] = np.where(w[pin] < lo[worst_p[pin]], LO, HI)
-        worst_d = np.argmax(dual, axis=1)
-        release = ~has_p
-        new[rows[release], worst_d[release]] = FREE
-        states[todo] = new
-        x[todo], nu[todo] = _solve_states(g[todo], b[todo], new, lo, hi, sum_to_one)
-    else:
-        ok = _kkt_check(x[todo], nu[todo], g[todo], b[todo], states[todo], lo, hi)[0]
-        todo = todo[~ok]
+    x, _nu, states, todo = _active_set(solve, gx_of, b, states, lo, hi, sum_to_one)
     if todo.size:
         cand = candidates if candidates.ndim == 3 else np.broadcast_to(
             candidates, (n, *candidates.shape))  # fmt: skip
         cand = cand[todo]  # (m, sets, p)
-        gt, bt = g[todo][:, None], b[todo][:, None]
-        sol_all = _solve_states(gt, bt, cand, lo, hi, sum_to_one)[0]
-        obj = np.where(_feasible(sol_all, cand, lo, hi), _objective(sol_all, gt, bt), np.inf)
-        best = np.argmin(obj, axis=1)
-        if not np.isfinite(obj[np.arange(todo.size), best]).all():
-            raise FitError(
-                "no feasible weights: the bounds cannot be met with weights summing to 1"
-            )
-        x[todo] = sol_all[np.arange(todo.size), best]
-        states[todo] = cand[np.arange(todo.size), best]
+        gt = g[todo][:, None]
+        sol_all = _solve_states(gt, b[todo][:, None], cand, lo, hi, sum_to_one)[0]
+        best = _best_feasible(sol_all, cand, (gt @ sol_all[..., None])[..., 0], b[todo], lo, hi)
+        rows = np.arange(todo.size)
+        x[todo] = sol_all[rows, best]
+        states[todo] = cand[rows, best]
     cov = np.zeros((0, p, p))
     if with_cov:
         cov = covariance_unit(np.linalg.inv(kkt_matrix(g, states, k, sum_to_one)), states)
