@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["map_pixels"]
+__all__ = ["map_pixels", "matmul_rows"]
 
 Kernel = Callable[[np.ndarray], np.ndarray]
 
@@ -25,6 +25,24 @@ _BLOCK_BYTES = 2 * 2**20
 # Threads for in-memory blocks (at most the number of cores): blocks are independent, and
 # results do not depend on the number of threads.
 _MAX_WORKERS = 4
+
+
+# Rows per matrix product inside a kernel. Products of a few hundred rows stay below the
+# size at which OpenBLAS splits a product over threads; on top of the block threads that
+# split oversubscribes the cores (measured: 1000 x 137 @ 137 x 8 takes 0.6 ms of CPU split
+# over threads, 0.05 ms as four 256-row products).
+_MATMUL_ROWS = 256
+
+
+def matmul_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for a tall ``a`` (n_rows, k), computed in slices of `_MATMUL_ROWS` rows."""
+    n = a.shape[0]
+    if n <= _MATMUL_ROWS:
+        return a @ b
+    out = np.empty((n, b.shape[1]), dtype=np.result_type(a, b))
+    for start in range(0, n, _MATMUL_ROWS):
+        np.matmul(a[start : start + _MATMUL_ROWS], b, out=out[start : start + _MATMUL_ROWS])
+    return out
 
 
 def _is_dask(data: Any) -> bool:

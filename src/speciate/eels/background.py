@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from speciate.eels._chunks import map_pixels
+from speciate.eels._chunks import map_pixels, matmul_rows
 from speciate.eels.spectrum_image import SpectrumImage
 from speciate.errors import ValidationError
 from speciate.provenance import make_provenance
@@ -102,8 +102,8 @@ def fit_flat(y: np.ndarray, x: np.ndarray, iterations: int = 2) -> tuple[np.ndar
     else:
         z = np.log(np.where(positive, y, 1.0))
         w = np.where(positive, y, 0.0)
-    s0, s1, s2 = (w @ powers).T
-    t0, t1 = ((w * z) @ powers[:, :2]).T
+    s0, s1, s2 = matmul_rows(w, powers).T
+    t0, t1 = matmul_rows(w * z, powers[:, :2]).T
     slope, icpt = _solve_line(s0, s1, s2, t0, t1)
     mask = None if positive is None else positive.astype(np.float64)
     for _ in range(max(1, int(iterations)) - 1):
@@ -179,14 +179,14 @@ def _exp_weighted_sums(
     if ok.any():
         every = bool(ok.all())
         basis = _series_basis(xc, s_ref, order + 3)  # (n_channels, order + 3)
-        zb = (z if every else z[ok]) @ basis[:, : order + 2]
+        zb = matmul_rows(z if every else z[ok], basis[:, : order + 2])
         c = _series_terms(delta if every else delta[ok], order)
         # s_j = sum_k c_k M_(k+j), t_j = sum_k c_k Z_(k+j): windows of the moment columns
         if mask is None:
             hankel = sliding_window_view(basis.sum(axis=0), order + 1)[:3].T  # (order+1, 3)
             s_part = c @ hankel
         else:
-            mb = (mask if every else mask[ok]) @ basis
+            mb = matmul_rows(mask if every else mask[ok], basis)
             s_part = np.einsum("ik,ijk->ij", c, sliding_window_view(mb, order + 1, axis=1)[:, :3])
         t_part = np.einsum("ik,ijk->ij", c, sliding_window_view(zb, order + 1, axis=1))
         sums[:3, ok] = s_part.T
@@ -197,8 +197,8 @@ def _exp_weighted_sums(
         if mask is not None:
             w *= mask[bad]
         powers = np.stack([np.ones_like(xc), xc, xc * xc], axis=1)
-        sums[:3, bad] = (w @ powers).T
-        sums[3:, bad] = ((w * z[bad]) @ powers[:, :2]).T
+        sums[:3, bad] = matmul_rows(w, powers).T
+        sums[3:, bad] = matmul_rows(w * z[bad], powers[:, :2]).T
     return tuple(sums)
 
 
@@ -211,15 +211,14 @@ def evaluate_rows(log_a: np.ndarray, slope: np.ndarray, x: np.ndarray) -> np.nda
     v = x - xm
     amp = np.exp(log_a + slope * xm)
     s_ref, delta, ok, order = _series_split(slope, v)
-    out = np.empty((log_a.size, x.size))
     if ok.all():
-        basis = _series_basis(v, s_ref, order + 1).T
-        np.matmul(_series_terms(delta, order) * amp[:, None], basis, out=out)
-    elif ok.any():
-        basis = _series_basis(v, s_ref, order + 1).T
-        out[ok] = (_series_terms(delta[ok], order) * amp[ok, None]) @ basis
-    if not ok.all():
-        out[~ok] = amp[~ok, None] * np.exp(slope[~ok, None] * v)
+        basis = np.ascontiguousarray(_series_basis(v, s_ref, order + 1).T)
+        return matmul_rows(_series_terms(delta, order) * amp[:, None], basis)
+    out = np.empty((log_a.size, x.size))
+    if ok.any():
+        basis = np.ascontiguousarray(_series_basis(v, s_ref, order + 1).T)
+        out[ok] = matmul_rows(_series_terms(delta[ok], order) * amp[ok, None], basis)
+    out[~ok] = amp[~ok, None] * np.exp(slope[~ok, None] * v)
     return out
 
 

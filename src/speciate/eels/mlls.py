@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from speciate.eels._chunks import map_pixels
+from speciate.eels._chunks import map_pixels, matmul_rows
 from speciate.eels.background import (
     BackgroundFit,
     _abscissa,
@@ -204,6 +204,8 @@ class _Kernel:
     ) -> None:
         self.design = design
         self.pinv = np.linalg.pinv(design)  # (p, n_window)
+        self.pinv_t = np.ascontiguousarray(self.pinv.T)  # (n_window, p)
+        self.design_t = np.ascontiguousarray(design.T)  # (p, n_window)
         self.gram_inv_diag = np.diag(np.linalg.inv(design.T @ design))
         self.win = win
         self.bg = bg
@@ -238,8 +240,8 @@ class _Kernel:
         return np.column_stack([coef, stderr, chi2, *extra])
 
     def _solve_shared(self, y: np.ndarray) -> tuple[np.ndarray, ...]:
-        coef = y @ self.pinv.T
-        resid = y - coef @ self.design.T
+        coef = matmul_rows(y, self.pinv_t)
+        resid = y - matmul_rows(coef, self.design_t)
         sigma2 = np.einsum("ij,ij->i", resid, resid) / (self.design.shape[0] - self.design.shape[1])
         stderr = np.sqrt(sigma2[:, None] * self.gram_inv_diag)
         return coef, stderr, resid
