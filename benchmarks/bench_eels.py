@@ -12,7 +12,8 @@
 With ``--exspy``, also times exspy's own vectorized linear fit of the same image (exspy and
 hyperspy are test-only dependencies).
 
-    python benchmarks/bench_eels.py [--size 256] [--disk-gb 2.0] [--skip-disk] [--exspy]
+    python benchmarks/bench_eels.py [--size 256] [--disk-gb 2.0] [--exspy]
+        [--skip-disk] [--skip-memory]
 """
 
 from __future__ import annotations
@@ -234,13 +235,15 @@ def main() -> None:
     parser.add_argument("--subset", type=int, default=300, help="pixels for the reference")
     parser.add_argument("--disk-gb", type=float, default=2.0, help="size of the on-disk image")
     parser.add_argument("--skip-disk", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--exspy", action="store_true", help="also time exspy's linear fit")
     parser.add_argument("--process-store", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.process_store:
         process_store(args.process_store)
         return
-    in_memory(args.size, args.subset, args.exspy)
+    if not args.skip_memory:
+        in_memory(args.size, args.subset, args.exspy)
     if not args.skip_disk:
         on_disk(args.disk_gb)
 

@@ -72,15 +72,21 @@ def map_pixels(kernel: Kernel, data: Any, n_out: int, channels: slice) -> np.nda
     if _is_dask(data):
         return _map_dask(kernel, data[..., channels], n_out)
     flat = data[..., channels].reshape(ny * nx, -1)
-    out = np.empty((ny * nx, n_out))
+    return _map_blocks(kernel, flat, n_out, _MAX_WORKERS).reshape(ny, nx, n_out)
+
+
+def _map_blocks(kernel: Kernel, flat: Any, n_out: int, max_workers: int) -> np.ndarray:
+    """The kernel over (n_pixels, n_channels) in blocks of `_BLOCK_BYTES` of float64."""
+    n_pix = flat.shape[0]
+    out = np.empty((n_pix, n_out))
     step = max(64, _BLOCK_BYTES // (8 * max(1, flat.shape[1])))
-    starts = range(0, ny * nx, step)
+    starts = range(0, n_pix, step)
 
     def run(start: int) -> None:
         block = np.asarray(flat[start : start + step], dtype=np.float64)
         out[start : start + block.shape[0]] = kernel(block)
 
-    workers = min(_MAX_WORKERS, os.cpu_count() or 1, len(starts))
+    workers = min(max_workers, os.cpu_count() or 1, len(starts))
     if workers > 1:
         # NumPy and BLAS release the GIL: blocks run in parallel; each writes its own rows
         with ThreadPoolExecutor(workers) as pool:
@@ -88,7 +94,7 @@ def map_pixels(kernel: Kernel, data: Any, n_out: int, channels: slice) -> np.nda
     else:
         for start in starts:
             run(start)
-    return out.reshape(ny, nx, n_out)
+    return out
 
 
 def _map_dask(kernel: Kernel, data: Any, n_out: int) -> np.ndarray:
@@ -99,9 +105,10 @@ def _map_dask(kernel: Kernel, data: Any, n_out: int) -> np.ndarray:
         data = data.rechunk({2: -1})
 
     def block(b: np.ndarray) -> np.ndarray:
+        # Dask already runs chunks in parallel: one thread per chunk, small float64 blocks
+        # inside it, so a chunk's temporaries stay a few MB whatever the chunk size
         cy, cx, n = b.shape
-        res = kernel(np.asarray(b, dtype=np.float64).reshape(cy * cx, n))
-        return res.reshape(cy, cx, n_out)
+        return _map_blocks(kernel, b.reshape(cy * cx, n), n_out, 1).reshape(cy, cx, n_out)
 
     out = da.map_blocks(
         block, data, chunks=(data.chunks[0], data.chunks[1], (n_out,)), dtype=np.float64
