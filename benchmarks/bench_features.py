@@ -98,7 +98,25 @@ def _preedge_model(theta, e, u):
     return h_a * g(c_a) + h_b * g(c_b) + np.polynomial.polynomial.polyval(u, b)
 
 
-def reference_preedge(energy, norm, window, n_sigma=3.0):
+def _reported_peaks(t, cov, lo, hi, n_sigma, min_height):
+    """The reporting rule of `preedge_peaks`, for one spectrum: [(energy, height)]."""
+    c0, c1, w, h0, h1 = t[:5]
+    sep_sd = np.sqrt(max(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1], 0.0))
+    if (abs(c1 - c0) < 0.5 * w or abs(c1 - c0) < 3 * sep_sd) and h0 + h1 > 0:
+        total = h0 + h1  # unresolved: one peak at the height-weighted position
+        comps = [((c0 * h0 + c1 * h1) / total, total, cov[3, 3] + cov[4, 4] + 2 * cov[3, 4])]
+    else:
+        comps = [(c0, h0, cov[3, 3]), (c1, h1, cov[4, 4])]
+    return sorted(
+        (c, h)
+        for c, h, var in comps
+        if h > n_sigma * np.sqrt(max(var, 0.0))
+        and h >= min_height
+        and lo + w / 2 <= c <= hi - w / 2
+    )
+
+
+def reference_preedge(energy, norm, window, n_sigma=5.0, min_height=0.01):
     """Per-spectrum least_squares; returns (n, 5): A, B energies, heights, SSR."""
     inside = (energy >= window[0]) & (energy <= window[1])
     e = energy[inside]
@@ -114,13 +132,28 @@ def reference_preedge(energy, norm, window, n_sigma=3.0):
             best = r if best is None or r.cost < best.cost else best
         t, ssr = best.x, 2.0 * best.cost
         cov = np.linalg.pinv(best.jac.T @ best.jac) * ssr / (e.size - t.size)
-        peaks = []
-        for i_c, i_h in ((0, 3), (1, 4)):
-            c, h, sd = t[i_c], t[i_h], np.sqrt(max(cov[i_h, i_h], 0.0))
-            if h > n_sigma * sd and lo + t[2] / 2 <= c <= hi - t[2] / 2:
-                peaks.append((c, h))
-        peaks.sort()
-        for k, (c, h) in enumerate(peaks):
+        # one peak instead, from the stronger component and from the weighted centre
+        c0, c1, w, h0, h1 = t[:5]
+        one = None
+        for c, h in (
+            (c0, h0) if h0 >= h1 else (c1, h1),
+            ((c0 * h0 + c1 * h1) / (h0 + h1), h0 + h1),
+        ):
+            p0 = [c, w, max(h, 1e-4), *t[5:]]
+            r = least_squares(
+                lambda p, y=y: _preedge_model([p[0], p[0], p[1], p[2], 0.0, *p[3:]], e, u) - y,
+                p0,
+                bounds=([lo, 0.5, 0.0] + [-np.inf] * 4, [hi, 4.0] + [np.inf] * 5),
+            )
+            one = r if one is None or r.cost < one.cost else one
+        if (2.0 * one.cost - ssr) / (ssr / (e.size - t.size)) < n_sigma**2:
+            p = one.x
+            t = np.array([p[0], p[0], p[1], p[2], 0.0, *p[3:]])
+            ssr = 2.0 * one.cost
+            j = np.zeros((e.size, t.size))
+            j[:, [0, 2, 3, 5, 6, 7, 8]] = one.jac
+            cov = np.linalg.pinv(j.T @ j) * ssr / (e.size - p.size)
+        for k, (c, h) in enumerate(_reported_peaks(t, cov, lo, hi, n_sigma, min_height)):
             out[i, k], out[i, 2 + k] = c, h
         out[i, 4] = ssr
     return out

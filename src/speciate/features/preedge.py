@@ -21,7 +21,7 @@ standard errors of their separation, are one peak (reported as A, see
 `_merge_unresolved`). The height floor is for noiseless (theory) spectra: there the
 cubic cannot follow an arctan edge tail exactly and the misfit, not noise, sets the
 standard errors: a bare arctan edge (FWHM 3 eV) 6.5-9.5 eV above the window end gets
-components of 0.0005-0.002 that pass any n_sigma, and one 3.5 eV above gets 0.012 (end
+components of 0.0005-0.002 that pass any n_sigma, and one 3.5 eV above gets 0.011 (end
 the window well before the edge rises). **A is the lower-energy of the
 reported peaks**: when only one component passes, it is reported as A and B is NaN
 (the label then says "the lowest resolved pre-edge peak", not "the t2g peak").
@@ -415,7 +415,7 @@ def preedge_peaks(
     smooth_ev: float = 2.0,
     max_iter: int = 60,
 ) -> PreEdgePeaks:
-    """Fit pre-edge peaks A and B (shared shape) on a quadratic edge-tail baseline.
+    """Fit pre-edge peaks A and B (shared shape) on a polynomial (cubic) edge-tail baseline.
 
     Parameters
     ----------
@@ -436,9 +436,9 @@ def preedge_peaks(
         A peak counts as found when its height exceeds ``n_sigma`` standard errors
         (default 5: the position is free, so the fit puts a component where the noise
         is highest and 3 standard errors are not significant; with 0.3 % noise on a
-        0.25 eV grid and no pre-edge peak, 3 gives a made-up peak in 13 % of spectra,
-        4 in 1 %, 5 in 0.2 %, while 5 still finds both peaks of heights 0.02-0.06 in
-        98 % of spectra).
+        0.25 eV grid and no pre-edge peak (no height floor), 3 gives a made-up peak in
+        9 % of spectra, 4 in 0.7 %, 5 in none of 1000, while 5 still finds both peaks
+        of heights 0.02-0.06 in 98 % of spectra).
     min_height
         Smallest reported height (normalized absorption; see the module docstring).
     smooth_ev

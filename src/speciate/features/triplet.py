@@ -17,7 +17,7 @@ Detection rule (stated once, used everywhere):
    relative threshold, and the maxima counted are noise. The prominence of a noise
    wiggle is a difference of correlated noisy values, so 3σ is not enough: on a plain
    arctan edge with 0.3 % noise on a 0.25 eV grid, a 3σ floor lets extra maxima through
-   in 42 % of spectra (9 % become a made-up triplet), 5σ in 2 % (no triplet in 2000
+   in about 40 % of spectra (8-9 % become a made-up triplet), 5σ in 2 % (no triplet in 2000
    spectra), while still finding 92 % of real triplets (data of
    benchmarks/bench_features.py). Spectra with fewer than 8 points there (short theory
    spectra, which are noiseless) have no noise floor (``derivative_noise`` NaN) and
