@@ -30,11 +30,12 @@ def _readonly(a: Any, dtype: Any = float) -> np.ndarray:
 
 
 def _freeze(a: np.ndarray) -> np.ndarray:
-    """Read-only without a copy when ``a`` was made by this fit and owns its data."""
-    if a.base is None and a.dtype == float:
-        a.setflags(write=False)
-        return a
-    return _readonly(a)
+    """Read-only without a copy: ``a`` was made by this fit (or is a view of an array made
+    by it, such as the transposed shifted standards, or of the read-only design)."""
+    if a.dtype != float:
+        return _readonly(a)
+    a.setflags(write=False)
+    return a
 
 
 def parse_bounds(bounds: Any, k: int, sum_to_one: bool) -> tuple[np.ndarray, np.ndarray]:
