@@ -226,15 +226,18 @@ class _Kernel:
             log_a, slope, n_masked = fit_flat(block[:, sl], x_bg, self.iterations)
             extra = [log_a, slope, n_masked.astype(float)]
             background = evaluate_rows(log_a, slope, x_win)
-            y = raw - background
             if self.joint:
+                y = raw - background
                 coef, stderr, resid, scale, scale_err = self._solve_joint(y, background)
                 extra += [scale, scale_err]
             else:
+                y = np.subtract(raw, background, out=background)  # reuse the buffer
                 coef, stderr, resid = self._solve_shared(y)
         dof = self.design.shape[0] - self.design.shape[1] - (1 if self.joint else 0)
         if self.poisson:
-            chi2 = np.einsum("ij,ij->i", resid / np.maximum(raw, 1.0), resid) / dof
+            scaled = np.maximum(raw, 1.0)
+            np.divide(resid, scaled, out=scaled)
+            chi2 = np.einsum("ij,ij->i", scaled, resid) / dof
         else:
             chi2 = np.einsum("ij,ij->i", resid, resid) / dof
         return np.column_stack([coef, stderr, chi2, *extra])
