@@ -259,12 +259,18 @@ def fit_shifted(
         done[acc[(gain < _CHI2_TOL) | (moved < _STEP_TOL)]] = True
         done[idx[~better & (lam[idx] > 1e6)]] = True
         active &= ~done
-    delta = np.where(w == 0.0, 0.0, delta)  # an absent standard's shift is undetermined
-    return _finish(table, y, w, w_states, delta, include, lo, sum_to_one, max_shift, n_iter)
+    # an absent standard's shift is undetermined: report 0 (the fit does not change)
+    reset = np.nonzero(((w == 0.0) & (delta != 0.0)).any(axis=1))[0]
+    if reset.size:
+        delta[reset] = np.where(w[reset] == 0.0, 0.0, delta[reset])
+        both = table.evaluate(delta[reset], "both")
+        gram[reset], proj[reset] = _normal(both, y[reset])
+    return _finish(table, y, gram, proj, w, w_states, delta, include, lo, sum_to_one,
+                   max_shift, n_iter)  # fmt: skip
 
 
-def _finish(table: ShiftTable, y, w, w_states, delta, include, lo, sum_to_one, max_shift,
-            n_iter) -> ShiftFit:  # fmt: skip
+def _finish(table: ShiftTable, y, gram, proj, w, w_states, delta, include, lo, sum_to_one,
+            max_shift, n_iter) -> ShiftFit:  # fmt: skip
     """Basis, chi2 and covariance (undamped joint normal equations) at the optimum.
 
     A shift counts as free only for a standard with a non-zero weight whose shift is
@@ -272,9 +278,7 @@ def _finish(table: ShiftTable, y, w, w_states, delta, include, lo, sum_to_one, m
     they sit on the bound).
     """
     k = w.shape[1]
-    values = table.evaluate(delta, "values")
-    gram, proj = _full_normal(values, table.evaluate(delta, "slopes"), *_normal(values, y), y)
-    basis = values.transpose(0, 2, 1)  # (n, n_energy, k)
+    basis = table.evaluate(delta, "values").transpose(0, 2, 1)  # (n, n_energy, k)
     resid = y - (basis @ w[:, :, None])[..., 0]
     chi2 = np.einsum("se,se->s", resid, resid)
     g, _b = _joint(gram, proj, w)
