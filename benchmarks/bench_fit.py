@@ -11,9 +11,13 @@ sum-to-one) reference in the same process, on the same design matrix:
 * all subsets of <= 4 of 6 standards      target <= 0.2 s for 300 spectra
 
 The slow references run on a subset of the spectra and are scaled to 300. Times are CPU
-time of this process (`time.process_time`), single-threaded: on the shared machine the
-wall time is inflated by whatever else runs (the load average is printed), the CPU time
-is what a quiet machine's wall time would be.
+time of this process (`time.process_time`), best of several runs, single-threaded: on the
+shared machine the wall time is inflated by whatever else runs (the load average is
+printed), the CPU time is what a quiet machine's wall time would be.
+
+`lcf` keeps the splines of recently used standards and, for shift fits, the standards
+tabulated at shifts; "first call" times clear those caches before every run, "refit"
+times keep them (the same standards fitted again, as in interactive work).
 
 BLAS runs single-threaded unless ``--blas-threads`` is given: on a shared 2-core machine a
 threaded OpenBLAS spins on busy cores and small products such as (300, 6) x (6, 508)
@@ -40,6 +44,7 @@ from scipy.optimize import minimize
 from speciate import Series
 from speciate.datasets import mn_standards
 from speciate.fit import combinations, lcf
+from speciate.fit import design as _design
 from speciate.xanes import normalize
 
 NAMES = ["MnO", "Mn3O4", "Mn2O3", "g-MnOOH", "MnO2 pyrolusite", "Li2MnO3"]
@@ -68,9 +73,13 @@ def make_data(stds, n_s: int = 300, seed: int = 0):
     return Series(energy, mu, coords={"e0": np.full(n_s, E0)}), weights
 
 
-def best_of(func, repeat: int) -> float:
+def best_of(func, repeat: int, cold: bool = False) -> float:
+    """Least CPU time of ``repeat`` runs; ``cold``: caches cleared before each run."""
     times = []
     for _ in range(repeat):
+        if cold:
+            _design._SPLINE_CACHE.clear()
+            _design._TABLE_CACHE.clear()
         t0 = time.process_time()
         func()
         times.append(time.process_time() - t0)
@@ -139,7 +148,8 @@ def main(argv: list[str]) -> None:
     # ------------------------------------------------------------ plain LCF
     for k in (4, 6):
         sub = stds[:k]
-        fast = best_of(lambda sub=sub: lcf(series, sub), 7)
+        fast = best_of(lambda sub=sub: lcf(series, sub), 15)
+        first = best_of(lambda sub=sub: lcf(series, sub), 7, cold=True)
         ours = lcf(series, sub)
         matrix = np.stack([CubicSpline(s.energy, s.norm[0])(energy) for s in sub], axis=1)
         n_ref = 100
@@ -150,9 +160,10 @@ def main(argv: list[str]) -> None:
         chi_ref = ((y[:n_ref] - ref_w @ matrix.T) ** 2).sum(axis=1)
         per = fast / n_s
         lines.append(
-            f"plain LCF, {k} standards: {per * 1e6:8.1f} µs/spectrum (target <= 15 µs: "
-            f"{'met' if per <= 15e-6 else 'NOT met'}); SLSQP loop {slow * 1e6:8.0f} µs/spectrum; "
-            f"speed-up {slow / per:6.0f}x; "
+            f"plain LCF, {k} standards: {per * 1e6:6.1f} µs/spectrum refit, "
+            f"{first / n_s * 1e6:6.1f} first call (target <= 15 µs: "
+            f"{'met' if per <= 15e-6 else 'NOT met'}); SLSQP loop {slow * 1e6:6.0f} µs/spectrum; "
+            f"speed-up {slow / per:5.0f}x; "
             f"max |Δw| {np.abs(ours.weights[:n_ref] - ref_w).max():.1e}; "
             f"chi2 ours <= SLSQP (+1e-9 rel) for "
             f"{np.mean(chi_ours <= chi_ref * (1 + 1e-9)) * 100:.0f} % of spectra"
@@ -160,21 +171,25 @@ def main(argv: list[str]) -> None:
         print(lines[-1])
 
     # ------------------------------------------------------------ shifts
-    fast = best_of(lambda: lcf(series, stds, shifts=True), 3)
+    fast = best_of(lambda: lcf(series, stds, shifts=True), 5)
+    first = best_of(lambda: lcf(series, stds, shifts=True), 5, cold=True)
     ours = lcf(series, stds, shifts=True)
     splines = [CubicSpline(s.energy, s.norm[0]) for s in stds]
     n_ref = 20
     t0 = time.process_time()
     ref_p = ref_shifts(splines, energy, y[:n_ref])
     slow = (time.process_time() - t0) / n_ref
-    per = fast / n_s
+    per, per_first = fast / n_s, first / n_s
     err_ours = np.abs(ours.weights - truth).mean()
+    err_ours_sub = np.abs(ours.weights[:n_ref] - truth[:n_ref]).mean()
     err_ref = np.abs(ref_p[:, :6] - truth[:n_ref]).mean()
     lines.append(
-        f"LCF + 6 shifts, 6 standards: {per * 1e6:8.1f} µs/spectrum (target <= 400 µs: "
-        f"{'met' if per <= 400e-6 else 'NOT met'}); SLSQP loop {slow * 1e6:8.0f} µs/spectrum; "
-        f"speed-up {slow / per:6.0f}x; mean |w − truth| ours {err_ours:.4f}, "
-        f"SLSQP {err_ref:.4f} (first {n_ref})"
+        f"LCF + 6 shifts, 6 standards: {per * 1e6:6.1f} µs/spectrum refit, "
+        f"{per_first * 1e6:6.1f} first call (target <= 400 µs: "
+        f"{'met' if per_first <= 400e-6 else 'NOT met'}); SLSQP loop {slow * 1e6:6.0f} "
+        f"µs/spectrum; speed-up {slow / per_first:5.0f}x (first call); mean |w − truth| ours "
+        f"{err_ours:.4f} (all), {err_ours_sub:.4f} (first {n_ref}), SLSQP {err_ref:.4f} "
+        f"(first {n_ref})"
     )
     print(lines[-1])
 
