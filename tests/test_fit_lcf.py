@@ -15,7 +15,10 @@ from scipy.optimize import minimize
 
 from speciate import FitError, Series, ValidationError
 from speciate.fit import LCFResult, lcf
-from speciate.fit.lcf import solve_plain
+from speciate.fit import shifts as shifts_module
+from speciate.fit.lcf import parse_bounds, prepare, solve_plain
+from speciate.fit.shifts import fit_shifted
+from speciate.fit.solvers import FIXED, FREE, HI, LO, enumerate_states, solve_shared
 from speciate.xanes import normalize
 from test_fit_support import SIX, larch_normalized, mixtures, six_standards
 
@@ -235,3 +238,90 @@ def test_absent_standards_report_zero_shift(six):
     plain = lcf(series, six)
     np.testing.assert_allclose(result.basis[i][:, j], plain.basis[0][:, j], atol=1e-12)
     np.testing.assert_allclose(result.fit + result.residual, result.data)
+
+
+# ----------------------------------------------------------------- machinery
+def _brute_force(g, b, sets, lo, hi):
+    """Lowest objective ½xᵀGx − bᵀx over the feasible solutions of every active set."""
+    best = np.inf
+    for state in sets:
+        free = state == FREE
+        x = np.where(state == LO, lo, np.where(state == HI, hi, 0.0))
+        x = np.where(np.isfinite(x), x, 0.0)
+        nf = int(free.sum())
+        kkt = np.zeros((nf + 1, nf + 1))
+        kkt[:nf, :nf] = g[np.ix_(free, free)]
+        kkt[:nf, nf] = kkt[nf, :nf] = 1.0
+        rhs = np.concatenate([b[free] - g[np.ix_(free, ~free)] @ x[~free], [1.0 - x.sum()]])
+        x[free] = np.linalg.solve(kkt, rhs)[:nf]
+        if (x >= lo - 1e-10).all() and (x <= hi + 1e-10).all():
+            best = min(best, 0.5 * x @ g @ x - b @ x)
+    return best
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    lo=st.sampled_from([0.0, -0.3, 0.1]),
+    hi=st.sampled_from([1.0, 0.5, np.inf]),
+)
+def test_shared_solver_finds_the_best_feasible_active_set_per_group(seed, lo, hi):
+    # groups of standards (as combinations uses them) solved at once, against brute force
+    k, n_s = 4, 10
+    rng = np.random.default_rng(seed)
+    matrix = rng.normal(size=(25, k)) + 0.5
+    y = rng.normal(size=(n_s, 25))
+    g, b = matrix.T @ matrix, y @ matrix
+    lo_v, hi_v = np.full(k, lo), np.full(k, hi)
+    include = np.array([[1, 1, 0, 1], [1, 1, 1, 1], [0, 1, 1, 0]], bool)
+    if not all(lo * r.sum() <= 1.0 <= hi * r.sum() for r in include):
+        return
+    sets = [enumerate_states(k, lo_v, hi_v, True, row) for row in include]
+    width = max(len(x) for x in sets)
+    states = np.stack([np.concatenate([x, np.repeat(x[:1], width - len(x), 0)]) for x in sets])
+    sol = solve_shared(g, b, lo_v, hi_v, True, states)
+    assert sol.x.shape == (3, n_s, k)
+    np.testing.assert_allclose(sol.x.sum(axis=2), 1.0, atol=1e-12)
+    for gi, row in enumerate(include):
+        assert (sol.x[gi][:, ~row] == 0).all() and (sol.states[gi][:, ~row] == FIXED).all()
+        for s in range(n_s):
+            x = sol.x[gi, s]
+            best = _brute_force(g, b[s], sets[gi], lo_v, hi_v)
+            assert 0.5 * x @ g @ x - b[s] @ x <= best + 1e-9 * (1.0 + abs(best))
+
+
+def test_shift_table_reproduces_the_splines(six):
+    series, _, _ = mixtures(six, 4, seed=13)
+    design = prepare(series, six, (-20.0, 60.0), "e0", None, "norm", 3.0)[2]
+    table = design.shift_table(3.0)
+    shifts = np.random.default_rng(0).uniform(-3.0, 3.0, (40, 6))
+    values = table.evaluate(shifts, "values")
+    # normalized standards (edge step 1): within 5e-6, far below 0.3 % noise
+    assert np.abs(values.transpose(0, 2, 1) - design.shifted(shifts)).max() < 5e-6
+    slopes = table.evaluate(shifts, "slopes")
+    exact = -design.shifted(shifts, derivative=True)  # d/dshift S(E - shift), per eV
+    assert np.abs(slopes.transpose(0, 2, 1) - exact).max() < 5e-4 * np.abs(exact).max()
+    np.testing.assert_allclose(table.evaluate(shifts), np.concatenate([values, slopes], 1),
+                               rtol=0, atol=1e-14)  # fmt: skip
+    zero = table.evaluate(np.zeros((2, 6)), "values")
+    np.testing.assert_array_equal(zero[1].T, design.matrix)  # no shift: the splines exactly
+
+
+def test_holding_insignificant_shifts_keeps_accuracy_and_saves_iterations(six, monkeypatch):
+    series, truth, true_shifts = mixtures(six, 60, seed=14, shift=0.5)
+    design = prepare(series, six, (-20.0, 60.0), "e0", None, "norm", 3.0)[2]
+    lo, hi = parse_bounds((0.0, 1.0), 6, True)
+    work = []  # spectra still iterating, per iteration
+    step = shifts_module._step
+    monkeypatch.setattr(shifts_module, "_step", lambda g, *a: work.append(len(g)) or step(g, *a))
+    held = fit_shifted(design, lo, hi, True, 3.0)
+    held_work, work[:] = sum(work), []
+    monkeypatch.setattr(shifts_module, "_HOLD_Z", 0.0)  # refine every shift
+    free = fit_shifted(design, lo, hi, True, 3.0)
+    err_held = np.abs(held.weights - truth).mean()
+    err_free = np.abs(free.weights - truth).mean()
+    assert err_held <= err_free + 5e-4, (err_held, err_free)
+    assert held_work < 0.7 * sum(work), (held_work, sum(work))
+    present = truth >= 0.1  # present standards keep their shifts refined
+    assert np.median(np.abs(held.shifts - true_shifts)[present]) < 0.1
+    assert (held.shifts[present] != 0).all()

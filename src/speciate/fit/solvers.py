@@ -155,10 +155,11 @@ def _objective(x: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ((0.5 * gx - b) * x).sum(axis=-1)
 
 
-def _clip(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def _clip(x: np.ndarray, states: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Weights into their bounds (rounding), except excluded ones, which stay at 0."""
     k = lo.size
     x = x.copy()
-    x[..., :k] = np.clip(x[..., :k], lo, hi)
+    x[..., :k] = np.where(states[..., :k] == FIXED, x[..., :k], np.clip(x[..., :k], lo, hi))
     return x
 
 
@@ -343,7 +344,7 @@ def solve_shared(
         chosen_set[todo] = sets[rows, best]
     cov = covariance_unit(kinv, flat)[chosen_set]
     x = np.where(st == FREE, x, _fixed_values(st, lo, hi))
-    x = _clip(x, lo, hi)
+    x = _clip(x, st, lo, hi)
     if grouped:
         return QPSolution(x.reshape(n_groups, n, p), st.reshape(n_groups, n, p),
                           cov.reshape(n_groups, n, p, p))  # fmt: skip
@@ -424,4 +425,4 @@ def solve_batched(
     if with_cov:
         cov = covariance_unit(np.linalg.inv(kkt_matrix(g, states, k, sum_to_one)), states)
     x = np.where(states == FREE, x, _fixed_values(states, lo, hi))
-    return QPSolution(_clip(x, lo, hi), states, cov)
+    return QPSolution(_clip(x, states, lo, hi), states, cov)
