@@ -135,8 +135,9 @@ def _held(g, b, w, delta, sigma2, max_shift) -> np.ndarray:
     return held | (w < _HOLD_Z * np.sqrt(var))
 
 
-def _step(g, b, lam, held, lo, hi, sum_to_one, cand, warm) -> np.ndarray:
-    """Shift steps (n, k) from the damped joint problem in (weights, steps), solved exactly.
+def _step(g, b, lam, held, lo, hi, sum_to_one, cand, warm) -> tuple[np.ndarray, np.ndarray]:
+    """Shift steps (n, k) from the damped joint problem in (weights, steps), solved exactly,
+    and the joint solution (n, 2k).
 
     The steps are unconstrained, so they are eliminated (Schur complement): the weights
     solve a k-variable problem with the same constraints, then the steps follow. Held
@@ -155,7 +156,19 @@ def _step(g, b, lam, held, lo, hi, sum_to_one, cand, warm) -> np.ndarray:
     g_red = g_ww - g_wd @ solved[:, :, :k]
     b_red = b[:, :k] - (g_wd @ solved[:, :, k:])[..., 0]
     sol = solve_batched(g_red, b_red, lo, hi, sum_to_one, cand, warm, with_cov=False)
-    return solved[:, :, k] - (solved[:, :, :k] @ sol.x[:, :, None])[..., 0]
+    steps = solved[:, :, k] - (solved[:, :, :k] @ sol.x[:, :, None])[..., 0]
+    return steps, np.concatenate([sol.x, steps], axis=1)
+
+
+def _predicted_gain(g: np.ndarray, b: np.ndarray, w: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Decrease of chi2 the linearized model promises from (w, no step) to the joint
+    solution ``x`` (n, 2k)."""
+    now = np.concatenate([w, np.zeros_like(w)], axis=1)
+
+    def model(v):  # chi2 − yᵀy of the linearized model
+        return ((g @ v[:, :, None])[..., 0] * v).sum(axis=1) - 2.0 * (b * v).sum(axis=1)
+
+    return model(now) - model(x)
 
 
 def _fixed(design, y, fixed, lo, hi, sum_to_one, cand, warm) -> ShiftFit:
@@ -233,9 +246,18 @@ def fit_shifted(
             break
         g, b = _joint(gram[idx], proj[idx], w[idx])
         held = _held(g, b, w[idx], delta[idx], chi2[idx] / dof, max_shift)
-        steps = _step(g, b, lam[idx], held | ~include[idx], lo, hi, sum_to_one, cand[idx],
-                      w_states[idx])  # fmt: skip
+        steps, joint = _step(g, b, lam[idx], held | ~include[idx], lo, hi, sum_to_one,
+                             cand[idx], w_states[idx])  # fmt: skip
         trial = np.clip(delta[idx] + steps, -max_shift, max_shift)
+        # converged without trying the step: it is tiny, or nearly undamped and promising
+        # less than _CHI2_TOL noise variances
+        promise = _predicted_gain(g, b, w[idx], joint) * dof / np.maximum(chi2[idx], 1e-300)
+        tiny = np.abs(trial - delta[idx]).max(axis=1) < _STEP_TOL
+        stop = tiny | ((promise < _CHI2_TOL) & (lam[idx] <= 1e-2))
+        active[idx[stop]] = False
+        idx, trial = idx[~stop], trial[~stop]
+        if idx.size == 0:
+            break
         # the standards alone decide acceptance; derivatives only for accepted steps
         t_values = table.evaluate(trial, "values")
         t_gram, t_proj = _normal(t_values, y[idx])
