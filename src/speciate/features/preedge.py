@@ -177,7 +177,7 @@ def _lm(theta, y, e, proj, eta, bounds, max_iter, free=None):
             ssr_t[better],
         )
         lam[idx] = np.where(better, lam[idx] / 3.0, lam[idx] * 4.0)
-        done = (better & (gain < 1e-8)) | (lam[idx] > 1e8)
+        done = (better & (gain < _REL_TOL)) | (lam[idx] > 1e8)
         idx = idx[~done]
         if idx.size == 0:
             break
@@ -192,6 +192,8 @@ def _lm(theta, y, e, proj, eta, bounds, max_iter, free=None):
 _PAIRED_STARTS = ((0.25, 0.45), (0.35, 0.55), (0.45, 0.65), (0.55, 0.75), (0.65, 0.85))
 _START_FRACTIONS = (*_PAIRED_STARTS, (0.3, 0.97), (0.6, 0.97))
 _SCOUT_ITER = 12
+#: A spectrum has converged when a successful step lowers its SSR by less than this fraction.
+_REL_TOL = 1e-8
 
 
 def _multistart_fit(norm, y, e, proj, window, eta, w_bounds, init_fwhm, smooth_ev, max_iter):
@@ -214,6 +216,12 @@ def _multistart_fit(norm, y, e, proj, window, eta, w_bounds, init_fwhm, smooth_e
     best = np.argmin(ssr.reshape(k, n_s), axis=0) * n_s + np.arange(n_s)
     theta, jac, ssr = _lm(theta[best], y, e, proj, eta, bounds, max_iter)
     return _revive_weaker(theta, jac, ssr, y, e, proj, eta, bounds, max_iter)
+
+
+def _covariance(jac: np.ndarray, ssr: np.ndarray, dof: Any) -> np.ndarray:
+    """Parameter covariance ``s² (JᵀJ)⁺`` (n_s, 5, 5), ``s²`` = SSR / degrees of freedom."""
+    s2 = ssr / dof
+    return np.linalg.pinv(np.einsum("smi,smj->sij", jac, jac)) * s2[:, None, None]
 
 
 def _one_peak_fit(theta, y, e, proj, eta, bounds, max_iter):
@@ -242,7 +250,7 @@ def _one_peak_fit(theta, y, e, proj, eta, bounds, max_iter):
 
 
 def _revive_weaker(theta, jac, ssr, y, e, proj, eta, bounds, max_iter):
-    """Refit with the weaker component moved to the largest residual; keep what is better.
+    """Refit stuck spectra with the weaker component at the largest residual; keep if better.
 
     A component whose height reaches its bound 0 has no gradient in position and width,
     so the fit cannot move it again (it stays stuck, often at a window end, while a real
@@ -250,17 +258,24 @@ def _revive_weaker(theta, jac, ssr, y, e, proj, eta, bounds, max_iter):
     reaches the per-spectrum optimum of a bounded trust-region fit (see
     benchmarks/bench_features.py) without more random starts.
     """
-    rows = np.arange(theta.shape[0])
-    f, _ = _model(theta, e, proj, eta)
-    resid = y - f
+    (lo, hi), _ = bounds
+    tol = 1e-6 * (hi - lo)
+    at_bound = (theta[:, :2] <= lo + tol) | (theta[:, :2] >= hi - tol)
+    stuck = np.nonzero((theta[:, 3:5].min(axis=1) <= 1e-6) | at_bound.any(axis=1))[0]
+    if stuck.size == 0:
+        return theta, jac, ssr
+    rows = np.arange(stuck.size)
+    f, _ = _model(theta[stuck], e, proj, eta)
+    resid = y[stuck] - f
     top = np.argmax(resid, axis=1)
-    weak = np.where(theta[:, 3] <= theta[:, 4], 0, 1)  # index of the weaker component
-    trial = theta.copy()
+    weak = np.where(theta[stuck, 3] <= theta[stuck, 4], 0, 1)  # the weaker component
+    trial = theta[stuck]
     trial[rows, weak] = e[top]
     trial[rows, 3 + weak] = np.maximum(resid[rows, top], 1e-4)
-    trial, jac_t, ssr_t = _lm(trial, y, e, proj, eta, bounds, max_iter)
-    better = ssr_t < ssr * (1 - 1e-9)
-    theta[better], jac[better], ssr[better] = trial[better], jac_t[better], ssr_t[better]
+    trial, jac_t, ssr_t = _lm(trial, y[stuck], e, proj, eta, bounds, max_iter)
+    better = ssr_t < ssr[stuck] * (1 - 1e-9)
+    up = stuck[better]
+    theta[up], jac[up], ssr[up] = trial[better], jac_t[better], ssr_t[better]
     return theta, jac, ssr
 
 
@@ -478,7 +493,8 @@ def preedge_peaks(
     theta, jac, ssr = _multistart_fit(
         norm, y_proj, e, proj, window, eta, (w_lo, w_hi), init_fwhm, smooth_ev, max_iter
     )
-    # two peaks only where they beat the best single peak by n_sigma² in χ²
+    # two peaks only where they beat the best single peak by n_sigma² in χ² (where they
+    # do not, A also comes from the single-peak fit, free of the unneeded component)
     one = _one_peak_fit(theta, y_proj, e, proj, eta, ((e[0], e[-1]), (w_lo, w_hi)), max_iter)
     with np.errstate(divide="ignore", invalid="ignore"):
         chi2_gain = (one[2] - ssr) / (ssr / (e.size - n_par))
@@ -489,9 +505,7 @@ def preedge_peaks(
     perm = [1, 0, 2, 4, 3]
     theta[swap] = theta[swap][:, perm]
     jac[swap] = jac[swap][:, :, perm]
-    s2 = ssr / (e.size - n_par + 2 * single)
-    jtj = np.einsum("smi,smj->sij", jac, jac)
-    cov = np.linalg.pinv(jtj) * s2[:, None, None]
+    cov = _covariance(jac, ssr, e.size - n_par + 2 * single)
     k_area = _area_factor(eta)
     fitted = theta.copy()  # the model drawn in `fit`; `theta` becomes the reported peaks
     theta, cov, merged = _merge_unresolved(theta, cov)
