@@ -191,7 +191,7 @@ def _lm(theta, y, e, proj, eta, bounds, max_iter, free=None):
 # when noise hides one of the peaks in the second derivative.
 _PAIRED_STARTS = ((0.25, 0.45), (0.35, 0.55), (0.45, 0.65), (0.55, 0.75), (0.65, 0.85))
 _START_FRACTIONS = (*_PAIRED_STARTS, (0.3, 0.97), (0.6, 0.97))
-_SCOUT_ITER = 12
+_SCOUT_ITER = 6
 #: A spectrum has converged when a successful step lowers its SSR by less than this fraction.
 _REL_TOL = 1e-8
 
