@@ -171,22 +171,16 @@ def covariance_unit(kinv: np.ndarray, states: np.ndarray) -> np.ndarray:
     return kinv[..., :p, :p] * free[..., :, None] * free[..., None, :]
 
 
-def _kkt_check(
-    x: np.ndarray, nu: np.ndarray, gx: np.ndarray, b: np.ndarray, states: np.ndarray,
-    lo: np.ndarray, hi: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+def _kkt_check(x, nu, gx, b, states, lo, hi, dual_tol, primal_tol):
     """Per item: KKT satisfied, primal violation of free weights, dual violation of bound
-    ones. ``gx`` is G·x (n, p)."""
+    ones. ``gx`` is G·x (n, p); ``dual_tol`` (n,) and ``primal_tol`` (k,) the slacks."""
     k = lo.size
-    grad = gx - b
-    grad[:, :k] += nu[:, None]
-    scale = _TOL * (1.0 + np.abs(b).max(axis=1, keepdims=True)) * 1e3
     s = states[:, :k]
     w = x[:, :k]
+    grad = gx[:, :k] - b[:, :k] + nu[:, None]
     primal = np.where(s == FREE, np.maximum(lo - w, w - hi), -np.inf)
-    dual = np.where(s == LO, -grad[:, :k], np.where(s == HI, grad[:, :k], -np.inf))
-    span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
-    ok = ((primal <= _TOL * np.maximum(span, 1.0)) & (dual <= scale)).all(axis=1)
+    dual = np.where(s == LO, -grad, np.where(s == HI, grad, -np.inf))
+    ok = ((primal <= primal_tol) & (dual <= dual_tol[:, None])).all(axis=1)
     return ok, primal, dual
 
 
@@ -228,21 +222,26 @@ def _active_set(solve, gx_of, b, states, lo, hi, sum_to_one):
     n, p = b.shape
     k = lo.size
     x, nu = np.zeros((n, p)), np.zeros(n)
+    span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
+    primal_tol = _TOL * np.maximum(span, 1.0)
+    dual_tol = _TOL * 1e3 * (1.0 + np.abs(b).max(axis=1))
     todo = np.arange(n)
     unsolved = []
     for move in range(2 * k + 1):
         xs, nus, found = solve(todo, states[todo])
-        unsolved.append(todo[~found])
-        todo = todo[found]
-        x[todo], nu[todo] = xs[found], nus[found]
-        ok, primal, dual = _kkt_check(
-            x[todo], nu[todo], gx_of(todo, x[todo]), b[todo], states[todo], lo, hi
-        )
-        todo, primal, dual = todo[~ok], primal[~ok], dual[~ok]
+        if not found.all():
+            unsolved.append(todo[~found])
+            todo, xs, nus = todo[found], xs[found], nus[found]
+        x[todo], nu[todo] = xs, nus
+        st = states[todo]
+        ok, primal, dual = _kkt_check(xs, nus, gx_of(todo, xs), b[todo], st, lo, hi,
+                                      dual_tol[todo], primal_tol)  # fmt: skip
+        bad = ~ok
+        todo, primal, dual = todo[bad], primal[bad], dual[bad]
         if todo.size == 0 or move == 2 * k:
             break
         # pin all violators at first (most items are then done), one at a time later
-        states[todo] = _move(states[todo], x[todo], primal, dual, lo, hi, sum_to_one,
+        states[todo] = _move(st[bad], xs[bad], primal, dual, lo, hi, sum_to_one,
                              block=move < 2)  # fmt: skip
     return x, nu, states, np.concatenate([*unsolved, todo])
 
