@@ -131,7 +131,9 @@ def _held(g, b, w, delta, sigma2, max_shift) -> np.ndarray:
     k = w.shape[1]
     descent = b[:, k:] - (g[:, k:, :k] @ w[:, :, None])[..., 0]  # −½ ∂chi2/∂δ
     held = ((delta >= max_shift) & (descent > 0)) | ((delta <= -max_shift) & (descent < 0))
-    var = np.diagonal(np.linalg.inv(g[:, :k, :k]), axis1=1, axis2=2) * sigma2[:, None]
+    g_ww = g[:, :k, :k]
+    ridge = 1e-12 * np.diagonal(g_ww, axis1=1, axis2=2)[:, :, None] * np.eye(k)  # excluded
+    var = np.diagonal(np.linalg.inv(g_ww + ridge), axis1=1, axis2=2) * sigma2[:, None]
     return held | (w < _HOLD_Z * np.sqrt(var))
 
 
