@@ -134,7 +134,7 @@ def _held(g, b, w, delta, sigma2, max_shift) -> np.ndarray:
     g_ww = g[:, :k, :k]
     ridge = 1e-12 * np.diagonal(g_ww, axis1=1, axis2=2)[:, :, None] * np.eye(k)  # excluded
     var = np.diagonal(np.linalg.inv(g_ww + ridge), axis1=1, axis2=2) * sigma2[:, None]
-    return held | (w < _HOLD_Z * np.sqrt(var))
+    return held | (np.abs(w) < _HOLD_Z * np.sqrt(var))
 
 
 def _step(g, b, lam, held, lo, hi, sum_to_one, cand, warm) -> tuple[np.ndarray, np.ndarray]:
