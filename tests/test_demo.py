@@ -36,7 +36,7 @@ def test_demo_command_writes_report_and_recovers_drift(tmp_path, capsys):
     assert main(["demo", "--out", str(out), "--n-spectra", "20"]) == 0
     names = ("report.html", "standards.png", "alignment.png", "operando_normalized.nc")
     names += ("lcf.png", "lcf_weights.csv", "lcf.nc", "features.csv", "features_stacks.png")
-    names += ("state_of_charge.csv", "state_of_charge.png")
+    names += ("state_of_charge.csv", "state_of_charge.png", "eels_valence.png")
     for name in names:
         assert (out / name).stat().st_size > 1000, name
     html = (out / "report.html").read_text()
@@ -55,3 +55,5 @@ def test_demo_command_writes_report_and_recovers_drift(tmp_path, capsys):
     assert metric("lcf_max_absent_weight") < 0.05
     assert metric("valence_vs_truth_correlation") > 0.99
     assert metric("spectra_inside_cycling") == 20
+    # MLLS recovers the shell/core valence pattern of the synthetic spectrum image
+    assert abs(metric("eels_valence_mean_error")) < 0.05
