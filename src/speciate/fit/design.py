@@ -37,6 +37,10 @@ _SPLINE_MARGIN = 16
 # spline set-up, which dominates a plain fit of a few hundred spectra.
 _SPLINE_CACHE: OrderedDict[tuple[bytes, int, int], CubicSpline] = OrderedDict()
 _SPLINE_CACHE_SIZE = 128
+# The standards evaluated on a fit window (and found not collinear there), for refits.
+_MATRIX_CACHE: OrderedDict[tuple[tuple[int, ...], bytes], tuple[tuple, np.ndarray, bool]] = (
+    OrderedDict()
+)
 # Fitted shifts evaluate the standards from a table at shifts this far apart (eV), by cubic
 # Hermite interpolation in the shift. The error scales as step³: for the Mn standards
 # sampled every ~1 eV it is < 2e-6 of the edge step at 0.05 eV (0.05 % of 0.3 % noise).
@@ -70,6 +74,14 @@ def _readonly(a: Any, dtype: Any = float) -> np.ndarray:
     out = np.array(a, dtype=dtype, copy=True)
     out.setflags(write=False)
     return out
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """``a`` itself when it is a read-only float array (a `Series` or `NormResult` array),
+    else a read-only copy."""
+    if a.dtype == float and not a.flags.writeable:
+        return a
+    return _readonly(a)
 
 
 def _window_rows(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -227,8 +239,8 @@ def as_standards(standards: Any, array: str = "norm") -> Standards:
             )
         for row in range(vals.shape[0]):
             names.append(str(item.labels[row]))
-            energies.append(_readonly(energy))
-            values.append(_readonly(vals[row]))
+            energies.append(_frozen(energy))
+            values.append(_frozen(vals[row]))
         coord_parts.append({key: np.asarray(val) for key, val in item.coords.items()})
     shared = set.intersection(*(set(c) for c in coord_parts)) if coord_parts else set()
     coords = {key: np.concatenate([c[key] for c in coord_parts]) for key in sorted(shared)}
@@ -462,17 +474,34 @@ def make_design(
     y = _window_rows(data.values, mask)
     _check_finite(y)
     splines = tuple(standards.splines(lo, hi))
-    matrix = np.stack([s(energy) for s in splines], axis=1)
-    if check:
-        check_collinearity(matrix, standards.names)
     return Design(
         energy=_own(energy),
         y=y,
-        matrix=_own(matrix),
+        matrix=_standards_matrix(splines, energy, standards.names, check),
         names=standards.names,
         splines=splines,
         e0=e0,
     )
+
+
+def _standards_matrix(
+    splines: tuple[CubicSpline, ...], energy: np.ndarray, names: Sequence[str], check: bool
+) -> np.ndarray:
+    """The standards on the window grid, (n_energy, k) read-only, checked for collinearity
+    when ``check``; from the cache when the same splines were used on the same grid."""
+    key = (tuple(id(s) for s in splines), hashlib.blake2b(energy.tobytes()).digest())
+    hit = _MATRIX_CACHE.get(key)
+    if hit is not None and all(r() is s for r, s in zip(hit[0], splines)) and hit[2] >= check:
+        _MATRIX_CACHE.move_to_end(key)
+        return hit[1]
+    matrix = np.stack([s(energy) for s in splines], axis=1)
+    if check:
+        check_collinearity(matrix, names)
+    matrix.setflags(write=False)
+    _MATRIX_CACHE[key] = (tuple(weakref.ref(s) for s in splines), matrix, check)
+    if len(_MATRIX_CACHE) > _SPLINE_CACHE_SIZE:
+        _MATRIX_CACHE.popitem(last=False)
+    return matrix
 
 
 def _check_finite(y: np.ndarray) -> None:
