@@ -13,10 +13,12 @@ With the folder of the exported Mn.prj groups, the series is random mixtures of 
 real oxide standards (no truth; agreement only).
 
 The reference makes the *same* measurements one spectrum at a time with the usual
-tools: `scipy.optimize.least_squares` (same model, bounds, starting pairs and reporting
-rule) for the pre-edge, `numpy.interp` + `scipy.signal.savgol_filter` +
-`scipy.signal.find_peaks` (same grid, filter and prominence rule) for the derivative
-maxima, white line and half-step energy.
+tools: `scipy.optimize.least_squares` (same model, bounds, fixed starting pairs,
+one-versus-two-peak χ² test, merging and reporting rule) for the pre-edge,
+`numpy.interp` + `scipy.signal.savgol_filter` + `scipy.signal.find_peaks` (same grid,
+filter, prominence rule and noise floor) for the derivative maxima, white line and
+half-step energy. Timings depend on the machine's load: run with
+``OPENBLAS_NUM_THREADS=1`` on a shared machine. Results: docs/features.md.
 """
 
 from __future__ import annotations
