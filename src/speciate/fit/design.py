@@ -361,7 +361,15 @@ def _tabulate(spline: CubicSpline, energy: np.ndarray, half: int, step: float) -
         return hit[1]
     grid = (np.arange(2 * half + 1) - half) * step
     points = energy[None, :] - grid[:, None]
-    rows = np.stack([spline(points), -step * spline(points, 1)], axis=1).reshape(-1, energy.size)
+    # value and derivative from one interval search in the spline's pieces
+    i = np.clip(np.searchsorted(spline.x, points, side="right") - 1, 0, spline.x.size - 2)
+    dx = points - spline.x[i]
+    c0, c1, c2, c3 = (c[i] for c in spline.c)
+    rows = np.empty((grid.size, 2, energy.size))
+    rows[:, 0] = ((c0 * dx + c1) * dx + c2) * dx + c3
+    rows[:, 1] = -step * ((3.0 * c0 * dx + 2.0 * c1) * dx + c2)
+    rows[half, 0] = spline(energy)  # no shift: bit for bit the design matrix
+    rows = rows.reshape(-1, energy.size)
     rows.setflags(write=False)
     _TABLE_CACHE[key] = (weakref.ref(spline), rows)
     total = sum(r.nbytes for _, r in _TABLE_CACHE.values())
