@@ -261,8 +261,9 @@ def fit_shifted(
         if idx.size == 0:
             break
         # the standards alone decide acceptance; derivatives only for accepted steps
+        y_idx = y if idx.size == n else y[idx]
         t_values = table.evaluate(trial, "values")
-        t_gram, t_proj = _normal(t_values, y[idx])
+        t_gram, t_proj = _normal(t_values, y_idx)
         t_sol = solve_batched(t_gram, t_proj, lo, hi, sum_to_one, cand[idx], w_states[idx],
                               with_cov=False)  # fmt: skip
         t_chi2 = _chi2(t_gram, t_proj, yy[idx], t_sol.x)
@@ -270,7 +271,10 @@ def fit_shifted(
         acc = idx[better]
         gain = (chi2[acc] - t_chi2[better]) * dof / np.maximum(chi2[acc], 1e-300)  # in σ²
         moved = np.abs(trial[better] - delta[acc]).max(axis=1)
-        if acc.size:
+        if acc.size == idx.size:  # all accepted: no copies
+            slopes = table.evaluate(trial, "slopes")
+            gram[acc], proj[acc] = _full_normal(t_values, slopes, t_gram, t_proj, y_idx)
+        elif acc.size:
             slopes = table.evaluate(trial[better], "slopes")
             gram[acc], proj[acc] = _full_normal(t_values[better], slopes, t_gram[better],
                                                 t_proj[better], y[acc])  # fmt: skip
