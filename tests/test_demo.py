@@ -54,6 +54,7 @@ def test_demo_command_writes_report_and_recovers_drift(tmp_path, capsys):
     assert metric("lcf_weight_mae") < 0.02
     assert metric("lcf_max_absent_weight") < 0.05
     assert metric("valence_vs_truth_correlation") > 0.99
+    assert metric("valence_reversibility") == pytest.approx(1.0, abs=0.1)
     assert metric("spectra_inside_cycling") == 20
     # MLLS recovers the shell/core valence pattern of the synthetic spectrum image
     assert abs(metric("eels_valence_mean_error")) < 0.05
