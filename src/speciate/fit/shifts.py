@@ -43,6 +43,7 @@ from speciate.fit.solvers import (
     enumerate_states,
     kkt_matrix,
     solve_batched,
+    solve_shared,
 )
 
 __all__ = ["ShiftFit", "fit_shifted"]
@@ -235,8 +236,11 @@ def fit_shifted(
     zero = table.evaluate(delta[:1], "both")[0]  # every spectrum starts unshifted
     gram = np.repeat((zero @ zero.T)[None], n, axis=0)
     proj = y @ zero.T
-    sol = solve_batched(gram[:, :k, :k], proj[:, :k], lo, hi, sum_to_one, cand, warm,
-                        with_cov=False)  # fmt: skip
+    if include.all():  # one shared problem matrix: the plain-fit solver
+        sol = solve_shared(gram[0, :k, :k], proj[:, :k], lo, hi, sum_to_one, cand[0])
+    else:
+        sol = solve_batched(gram[:, :k, :k], proj[:, :k], lo, hi, sum_to_one, cand, warm,
+                            with_cov=False)  # fmt: skip
     w, w_states = sol.x, sol.states
     chi2 = _chi2(gram, proj, yy, w)
     lam = np.full(n, _LAMBDA0)
