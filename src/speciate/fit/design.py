@@ -2,8 +2,11 @@
 
 Every fit in `speciate.fit` starts here: the data (a `NormResult` or a normalized
 `Series`) is cut to the fit window, and every standard (experimental or theoretical,
-on any grid) becomes a cubic spline that is evaluated on the data grid once, or at
-shifted energies when per-standard shifts are fitted.
+on any grid) becomes a cubic spline that is evaluated on the data grid once. For fitted
+per-standard shifts the spline is tabulated at evenly spaced shifts (`ShiftTable`), and a
+standard at any shift is interpolated from that table; fixed shifts use the spline itself.
+Splines, window matrices and shift tables of recently used standards are cached, so refits
+skip their set-up.
 """
 
 from __future__ import annotations
