@@ -228,8 +228,13 @@ def _fit_plain(design, lo, hi, sum_to_one, include):
     matrix, y = design.matrix, design.y
     states = _grouped_states(matrix.shape[1], lo, hi, sum_to_one, include)
     sol = solve_shared(matrix.T @ matrix, y @ matrix, lo, hi, sum_to_one, states)
-    resid = y[None] - sol.x @ matrix.T
-    chi2 = (resid**2).sum(axis=-1)
+    # chi2 = |y|² − 2 x·Mᵀy + xᵀ(MᵀM)x from the normal equations: forming the residuals
+    # of every subset and spectrum would be (n_subsets, n_spectra, n_points) floats
+    gram, proj = matrix.T @ matrix, y @ matrix
+    x = sol.x
+    chi2 = (y * y).sum(axis=1)[None, :] - 2.0 * np.einsum("tsk,sk->ts", x, proj)
+    chi2 += np.einsum("tsk,tsk->ts", x @ gram, x)
+    np.maximum(chi2, 0.0, out=chi2)
     n_free = (sol.states == FREE).sum(axis=-1) - int(sum_to_one)
     return sol.x, None, chi2, n_free, sol.states
 
@@ -304,7 +309,13 @@ def select_subsets(
     # Bonferroni: S is tested against all its supersets at once, so each comparison gets
     # alpha / (number of comparisons) and the family keeps the level alpha
     n_compare = np.maximum(compare.sum(axis=0, keepdims=True), 1)
-    significant = (c_t < c_s) & (stats.f.sf(f, dfn, dfd) < alpha / n_compare) & compare
+    # the F distribution is evaluated only where a superset fits better (a small share)
+    tested = (c_t < c_s) & compare
+    dfn_t = np.broadcast_to(dfn, tested.shape)[tested]
+    dfd_t = np.broadcast_to(dfd, tested.shape)[tested]
+    level = np.broadcast_to(alpha / n_compare, tested.shape)[tested]
+    significant = np.zeros_like(tested)
+    significant[tested] = stats.f.sf(f[tested], dfn_t, dfd_t) < level
     adequate = ~significant.any(axis=0) & ~redundant
     # the overall best fit is always adequate (nothing beats it), so every spectrum has one
     adequate[overall, np.arange(n_s)] |= True
