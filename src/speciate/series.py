@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from speciate._arrays import readonly_copy
 from speciate.errors import ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,9 +24,7 @@ __all__ = ["Series"]
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
-    out = np.array(array, copy=True)
-    out.setflags(write=False)
-    return out
+    return readonly_copy(array, dtype=None)
 
 
 def _as_float_2d(mu: Any, name: str) -> np.ndarray:

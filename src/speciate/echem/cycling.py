@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from speciate._arrays import readonly_copy
 from speciate.errors import ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,9 +44,7 @@ STEP_TYPES = ("charge", "discharge", "rest", "cv_charge", "cv_discharge", "other
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
-    out = np.array(array, copy=True)
-    out.setflags(write=False)
-    return out
+    return readonly_copy(array, dtype=None)
 
 
 def _check_columns(columns: Mapping[str, Any]) -> dict[str, np.ndarray]:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from scipy.signal import savgol_filter
 
+from speciate._arrays import readonly_copy as readonly
 from speciate.errors import ValidationError
 from speciate.series import Series, interp_rows
 
@@ -33,13 +34,6 @@ __all__ = [
 # Finest resampling step (eV) of the uniform grids used for smoothing and derivatives.
 # Finer steps add points but no information to data measured at 0.2-1 eV.
 _RESAMPLE_STEP_EV = 0.1
-
-
-def readonly(a: Any, dtype: Any = float) -> np.ndarray:
-    """A read-only copy of ``a``."""
-    out = np.array(a, dtype=dtype, copy=True)
-    out.setflags(write=False)
-    return out
 
 
 @dataclass(frozen=True, eq=False)

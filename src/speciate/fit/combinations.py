@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
+from speciate._arrays import readonly_copy as _readonly
 from speciate._atomic import atomic_path, atomic_write_text
 from speciate.errors import ValidationError
 from speciate.fit.lcf import parse_bounds, prepare
@@ -29,12 +30,6 @@ __all__ = ["CombinationsResult", "combinations"]
 # Iterations per subset fit with shifts: the ranking needs chi2 to ~1e-4 relative, which
 # the batched LM reaches well before its default limit (measured on the Mn mixtures).
 _SHIFT_ITER = 12
-
-
-def _readonly(a: Any, dtype: Any = float) -> np.ndarray:
-    out = np.array(a, dtype=dtype, copy=True)
-    out.setflags(write=False)
-    return out
 
 
 @dataclass(frozen=True, eq=False)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from speciate._arrays import readonly_copy as _readonly
 from speciate.errors import FitError, ValidationError
 from speciate.fit.design import as_fit_data, as_standards, fit_window
 from speciate.fit.lcf import solve_plain
@@ -23,12 +24,6 @@ from speciate.provenance import make_provenance
 from speciate.series import Series
 
 __all__ = ["MCRResult", "PCAResult", "TargetResult", "mcr_als", "pca", "target_transform"]
-
-
-def _readonly(a: Any, dtype: Any = float) -> np.ndarray:
-    out = np.array(a, dtype=dtype, copy=True)
-    out.setflags(write=False)
-    return out
 
 
 def _matrix(series: Any, array: str, e_range, relative_to: str, e0):

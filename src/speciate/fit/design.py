@@ -22,6 +22,7 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.sparse import csr_matrix
 
+from speciate._arrays import readonly_copy as _readonly
 from speciate.errors import FitError, ValidationError
 from speciate.series import Series
 
@@ -71,12 +72,6 @@ def _spline(e: np.ndarray, v: np.ndarray) -> CubicSpline:
     else:
         _SPLINE_CACHE.move_to_end(key)
     return spline
-
-
-def _readonly(a: Any, dtype: Any = float) -> np.ndarray:
-    out = np.array(a, dtype=dtype, copy=True)
-    out.setflags(write=False)
-    return out
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:

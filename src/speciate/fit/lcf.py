@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from speciate._arrays import readonly_copy as _readonly
 from speciate.errors import FitError, ValidationError
 from speciate.fit.design import (
     Design,
@@ -21,12 +22,6 @@ from speciate.fit.solvers import FREE, HI, LO, QPSolution, enumerate_states, sol
 from speciate.provenance import make_provenance
 
 __all__ = ["lcf", "parse_bounds", "prepare", "solve_plain"]
-
-
-def _readonly(a: Any, dtype: Any = float) -> np.ndarray:
-    out = np.array(a, dtype=dtype, copy=True)
-    out.setflags(write=False)
-    return out
 
 
 def _freeze(a: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
+from speciate._arrays import readonly_copy as _readonly
 from speciate._atomic import atomic_path, atomic_write_text
 from speciate.errors import FitError, ValidationError
 from speciate.fit.design import (
@@ -37,12 +38,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
 __all__ = ["ScanResult", "hamilton_threshold", "scan"]
-
-
-def _readonly(a: Any, dtype: Any = float) -> np.ndarray:
-    out = np.array(a, dtype=dtype, copy=True)
-    out.setflags(write=False)
-    return out
 
 
 def hamilton_threshold(n_points: int, n_params: int, alpha: float = 0.05, b: int = 1) -> float:

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from speciate._arrays import freeze as _readonly
 from speciate.errors import ValidationError
 from speciate.provenance import make_provenance
 from speciate.series import Series
@@ -24,14 +25,6 @@ __all__ = ["NormResult", "find_e0", "normalize"]
 # A real absorption edge stands far above derivative noise; a flat or noise-only
 # spectrum has max|dmu/dE| only a few times its median.
 _EDGE_CONTRAST = 8.0
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    # arrays computed here are owned by the result: freeze them without a copy
-    if not (a.flags.owndata and a.dtype == float):
-        a = np.array(a, dtype=float, copy=True)
-    a.setflags(write=False)
-    return a
 
 
 @dataclass(frozen=True, eq=False)

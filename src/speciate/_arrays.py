@@ -1,0 +1,28 @@
+"""Read-only arrays for frozen result objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["freeze", "readonly_copy"]
+
+
+def readonly_copy(a: Any, dtype: Any = float) -> np.ndarray:
+    """A read-only copy of ``a`` (``dtype=None`` keeps its dtype)."""
+    out = np.array(a, dtype=dtype, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+def freeze(a: np.ndarray) -> np.ndarray:
+    """``a`` itself made read-only when it owns float data, else a read-only float copy.
+
+    For arrays a function has just computed: the result object takes them over without
+    paying for a copy, while views of the caller's data are still copied.
+    """
+    if not (a.flags.owndata and a.dtype == float):
+        return readonly_copy(a)
+    a.setflags(write=False)
+    return a
