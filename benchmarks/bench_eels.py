@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import curve_fit
 
+from _timing import best_of
 from speciate.eels import SpectrumImage, mlls
 from speciate.eels.synthetic import mn_references
 
@@ -76,15 +77,6 @@ def per_pixel_reference(spectra: np.ndarray) -> np.ndarray:
         p, _ = curve_fit(_power, ENERGY[bsl], y[bsl], p0=(y[bsl][0], 3.0), sigma=np.sqrt(y[bsl]))
         out[i] = np.linalg.lstsq(design, y[wsl] - _power(ENERGY[wsl], *p), rcond=None)[0]
     return out
-
-
-def best_of(func, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def cpu_time(func, repeat: int = 5) -> float:

@@ -14,12 +14,12 @@ from __future__ import annotations
 import gzip
 import re
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 import speciate.io as sio
+from _timing import best_of
 
 N_FILES, N_POINTS = 200, 1649
 N_GROUPS, N_GROUP_POINTS = 40, 2000
@@ -71,15 +71,6 @@ def plain_project(path: Path) -> list[np.ndarray]:
         for line in text.splitlines()
         if line.startswith(("@x", "@y"))
     ]
-
-
-def best_of(fn, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:

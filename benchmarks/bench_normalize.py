@@ -7,10 +7,9 @@ Target: <= 10 µs per spectrum.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
+from _timing import best_of
 from speciate import Series
 from speciate.xanes import normalize
 
@@ -40,19 +39,10 @@ def loop_reference(energy, mu, pre=(-200.0, -30.0), post=(50.0, None), order=2):
     return out
 
 
-def best_of(func, repeat: int = 30) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def main() -> None:
     series = make_series()
     n_s, n_e = series.mu.shape
-    fast = best_of(lambda: normalize(series))
+    fast = best_of(lambda: normalize(series), repeat=30)
     slow = best_of(lambda: loop_reference(series.energy, series.mu), repeat=3)
     diff = np.abs(normalize(series).norm - loop_reference(series.energy, series.mu)).max()
     print(f"normalize: {n_s} spectra x {n_e} points")
