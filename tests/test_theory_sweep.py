@@ -45,7 +45,8 @@ time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))  # outside the inputs: same
 if cfg["fail"]:
     print("fake engine: SCF diverged at R =", cfg["radius"])
     sys.exit(3)
-e = np.linspace(6530.0, 6620.0, 181)
+# site Mn2's grid is offset by 0.02 eV, as FEFF grids of two sites are (different E_F)
+e = np.linspace(6530.0, 6620.0, 181) + (0.02 if cfg["site"] == "Mn2" else 0.0)
 mu = cfg["n_atoms"] * 0.5 * (1.0 + np.tanh((e - 6545.0) / 2.0))
 np.savetxt("out.dat", np.column_stack([e, mu]))
 """
@@ -114,6 +115,8 @@ def test_sites_are_merged_by_multiplicity(fake, tmp_path):
     assert list(res.series.coords["phase"]) == ["Mn3O4", "Mn3O4"]
     assert set(res.series.coords["engine"]) == {"fake"}
     assert "atoms_radius" not in res.series.coords  # only engines that record it
+    # the two sites' grids differ by 0.02 eV: the common grid lies inside both
+    assert res.series.energy[0] >= 6530.02 and res.series.energy[-1] <= 6620.0
 
 
 def test_failures_are_recorded_and_the_others_go_on(fake, tmp_path):

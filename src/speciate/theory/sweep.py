@@ -189,7 +189,12 @@ def _common_grid(spectra: Sequence[TheorySpectrum], grid: Any) -> np.ndarray:
     if grid is not None:
         return np.asarray(grid, dtype=float)
     first = spectra[0].energy
-    if all(s.energy.shape == first.shape and np.allclose(s.energy, first) for s in spectra):
+    # the same grid only if equal to 1 µeV: FEFF grids of two sites can differ by a few
+    # hundredths of an eV (their Fermi levels), which a relative tolerance would let through
+    if all(
+        s.energy.shape == first.shape and np.allclose(s.energy, first, rtol=0.0, atol=1e-6)
+        for s in spectra
+    ):
         return first
     lo = max(float(s.energy[0]) for s in spectra)
     hi = min(float(s.energy[-1]) for s in spectra)
