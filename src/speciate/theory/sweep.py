@@ -281,16 +281,16 @@ class _Progress:
     def __init__(self, total: int, enabled: bool, label: str) -> None:
         self._bar = None
         if enabled and total:
+            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-            from speciate.cli._common import err_console
-
+            # progress goes to stderr, so a sweep's printed results stay clean on stdout
             self._bar = Progress(
                 "[progress.description]{task.description}",
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
-                console=err_console,
+                console=Console(stderr=True),
                 transient=False,
             )
             self._task = self._bar.add_task(label, total=total)
