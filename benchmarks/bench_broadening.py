@@ -13,10 +13,9 @@ Run: python benchmarks/bench_broadening.py
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
+from _timing import best_of
 from speciate import Series
 from speciate.theory.broadening import broaden, lorentzian_width
 
@@ -59,22 +58,13 @@ def loop_reference(energy: np.ndarray, mu: np.ndarray) -> np.ndarray:
     return out
 
 
-def best_of(func, repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def main() -> None:
     broaden(make_series(fdmnes_grid(), 1), e_fermi=E_FERMI)  # imports, xraydb table
     for grid_name, energy in (("FDMNES grid", fdmnes_grid()), ("fine grid", fine_grid())):
         for n_s in (64, 1000):
             series = make_series(energy, n_s)
             kwargs = {"e_fermi": E_FERMI, "gamma_hole": GAMMA_HOLE}
-            fast = best_of(lambda s=series, k=kwargs: broaden(s, **k))
+            fast = best_of(lambda s=series, k=kwargs: broaden(s, **k), 5)
             n_ref = min(n_s, 16)
             slow = best_of(lambda s=series, n=n_ref: loop_reference(s.energy, s.mu[:n]), 2)
             slow_per = slow / n_ref
