@@ -13,7 +13,7 @@ import numpy as np
 from scipy import stats
 
 from speciate._arrays import readonly_copy as _readonly
-from speciate._atomic import atomic_path, atomic_write_text
+from speciate._export import TableExport
 from speciate.errors import ValidationError
 from speciate.fit.lcf import parse_bounds, prepare
 from speciate.fit.solvers import FIXED, FREE, LO, enumerate_states, solve_shared
@@ -33,7 +33,7 @@ _SHIFT_ITER = 12
 
 
 @dataclass(frozen=True, eq=False)
-class CombinationsResult:
+class CombinationsResult(TableExport):
     """Every subset of standards fitted to every spectrum, and the selection.
 
     Attributes
@@ -164,15 +164,6 @@ class CombinationsResult:
             "provenance": json.dumps(dict(self.provenance)),
         }
         return xr.Dataset(data_vars, coords=coords, attrs=attrs)
-
-    def to_netcdf(self, path: Any) -> None:
-        """Write `to_xarray` to NetCDF, atomically."""
-        with atomic_path(path) as tmp:
-            self.to_xarray().to_netcdf(tmp, engine="h5netcdf")
-
-    def to_csv(self, path: Any) -> None:
-        """Write the ranked table (`to_dataframe`) to CSV, atomically."""
-        atomic_write_text(path, self.to_dataframe().to_csv(index=False))
 
     def refit(self, data: Any, standards: Any) -> LCFResult:
         """`lcf` of every spectrum with its selected subset only, as one `LCFResult`.

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from speciate._atomic import atomic_path, atomic_write_text
+from speciate._export import TableExport
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -19,7 +19,7 @@ __all__ = ["LCFResult"]
 
 
 @dataclass(frozen=True, eq=False)
-class LCFResult:
+class LCFResult(TableExport):
     """Linear-combination fit of every spectrum of a series.
 
     Attributes
@@ -155,15 +155,6 @@ class LCFResult:
             "provenance": json.dumps(dict(self.provenance)),
         }
         return xr.Dataset(data_vars, coords=coords, attrs=attrs)
-
-    def to_netcdf(self, path: Any) -> None:
-        """Write `to_xarray` to NetCDF, atomically."""
-        with atomic_path(path) as tmp:
-            self.to_xarray().to_netcdf(tmp, engine="h5netcdf")
-
-    def to_csv(self, path: Any) -> None:
-        """Write `to_dataframe` (one row per spectrum) to CSV, atomically."""
-        atomic_write_text(path, self.to_dataframe().to_csv(index=False))
 
     # ------------------------------------------------------------------ report
     def report(self, max_spectra: int = 10) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 from scipy import stats
 
 from speciate._arrays import readonly_copy as _readonly
-from speciate._atomic import atomic_path, atomic_write_text
+from speciate._export import TableExport
 from speciate.errors import FitError, ValidationError
 from speciate.fit.design import (
     Design,
@@ -68,7 +68,7 @@ def hamilton_threshold(n_points: int, n_params: int, alpha: float = 0.05, b: int
 
 
 @dataclass(frozen=True, eq=False)
-class ScanResult:
+class ScanResult(TableExport):
     """Fits of every spectrum with the fixed standards plus each candidate in turn.
 
     Attributes
@@ -263,15 +263,6 @@ class ScanResult:
             "provenance": json.dumps(dict(self.provenance)),
         }
         return xr.Dataset(data_vars, coords=coords, attrs=attrs)
-
-    def to_netcdf(self, path: Any) -> None:
-        """Write `to_xarray` to NetCDF, atomically."""
-        with atomic_path(path) as tmp:
-            self.to_xarray().to_netcdf(tmp, engine="h5netcdf")
-
-    def to_csv(self, path: Any) -> None:
-        """Write `to_dataframe` (one row per spectrum and candidate) to CSV, atomically."""
-        atomic_write_text(path, self.to_dataframe().to_csv(index=False))
 
     def report(self, max_spectra: int = 10) -> str:
         """Best candidate, band and weights per spectrum."""
