@@ -21,6 +21,7 @@ __all__ = [
     "Normalized",
     "as_normalized",
     "first_crossing",
+    "highest_maximum",
     "local_maxima",
     "noise_level",
     "prominences",
@@ -316,6 +317,27 @@ def prominences(y: np.ndarray, mask: np.ndarray) -> np.ndarray:
     base_right = np.where(right_span, vals, np.inf).min(axis=1)
     out[rows, cols] = h[:, 0] - np.maximum(base_left, base_right)
     return out
+
+
+def highest_maximum(grid: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's highest interior local maximum, refined to sub-grid precision.
+
+    Parameters
+    ----------
+    grid
+        (n,) uniform energies (eV).
+    y
+        (m, n) values.
+
+    Returns
+    -------
+    position, height : (m,) eV and value, NaN where a row has no interior maximum
+    index : (m,) grid index of the maximum, -1 where there is none (the row peaks at an end)
+    """
+    peaks = local_maxima(y)
+    idx = np.where(peaks.any(1), np.argmax(np.where(peaks, y, -np.inf), axis=1), -1)
+    position, height = (a[:, 0] for a in refine_parabola(grid, y, idx[:, None]))
+    return position, height, idx
 
 
 def refine_parabola(

@@ -34,10 +34,9 @@ from speciate.features._common import (
     check_window,
     first_crossing,
     frozen_reasons,
-    local_maxima,
+    highest_maximum,
     readonly,
     reasons,
-    refine_parabola,
     set_reason,
     smooth_on_window,
     uniform_grid,
@@ -154,10 +153,8 @@ def edge_positions(
         set_reason(why, np.ones(n_s, bool), f"edge window {window} eV is outside the data")
     else:
         grid, d = deriv
-        peak = local_maxima(d)
-        # the highest interior maximum; none means the derivative peaks at the window's end
-        idx = np.where(peak.any(1), np.argmax(np.where(peak, d, -np.inf), axis=1), -1)
-        e0, slope = (a[:, 0] for a in refine_parabola(grid, d, idx[:, None]))
+        # no interior maximum means the derivative peaks at the window's end
+        e0, slope, idx = highest_maximum(grid, d)
         set_reason(why, idx < 0, "no derivative maximum inside the edge window")
         set_reason(why, slope <= 0, "no rising edge in the edge window")
     e_half = first_crossing(norm.energy, norm.norm, 0.5, window[0])

@@ -11,10 +11,9 @@ from speciate.features._common import (
     as_normalized,
     check_window,
     frozen_reasons,
-    local_maxima,
+    highest_maximum,
     readonly,
     reasons,
-    refine_parabola,
     set_reason,
     smooth_on_window,
 )
@@ -79,9 +78,7 @@ def white_line(
         set_reason(why, np.ones(n_s, bool), f"white-line window {window} eV is outside the data")
     else:
         grid, y = smoothed
-        peaks = local_maxima(y)
-        idx = np.where(peaks.any(1), np.argmax(np.where(peaks, y, -np.inf), axis=1), -1)
-        energy, height = (a[:, 0] for a in refine_parabola(grid, y, idx[:, None]))
+        energy, height, idx = highest_maximum(grid, y)
         set_reason(why, idx < 0, "no maximum inside the white-line window")
         # a maximum lower than the window's end is a wiggle on a still-rising edge
         rising = y[:, -1] > np.where(idx >= 0, height, np.inf)
