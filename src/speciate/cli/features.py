@@ -12,6 +12,7 @@ from speciate.cli._common import console
 from speciate.cli.info import (
     DuplicatesOpt,
     EnergyOpt,
+    GridOpt,
     GroupOpt,
     MuOpt,
     SortOpt,
@@ -56,10 +57,7 @@ def register(app: typer.Typer) -> None:
         smooth: Annotated[
             float, typer.Option("--smooth", help="Derivative smoothing width (eV).")
         ] = 1.0,
-        grid: Annotated[
-            str | None,
-            typer.Option("--grid", help="Different grids: interpolate onto 'first' or 'union'."),
-        ] = None,
+        grid: GridOpt = None,
         energy: EnergyOpt = None,
         mu: MuOpt = None,
         group: GroupOpt = None,

@@ -10,7 +10,15 @@ import typer
 from rich.table import Table
 
 from speciate.cli._common import console, parse_float_list
-from speciate.cli.info import DuplicatesOpt, EnergyOpt, GroupOpt, MuOpt, SortOpt, parse_group
+from speciate.cli.info import (
+    DuplicatesOpt,
+    EnergyOpt,
+    GridOpt,
+    GroupOpt,
+    MuOpt,
+    SortOpt,
+    parse_group,
+)
 from speciate.errors import ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -133,10 +141,7 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--plot", help="Also save <output>_fits.png and <output>_weights.png."),
         ] = False,
-        grid: Annotated[
-            str | None,
-            typer.Option("--grid", help="Different grids: interpolate onto 'first' or 'union'."),
-        ] = None,
+        grid: GridOpt = None,
         energy: EnergyOpt = None,
         mu: MuOpt = None,
         group: GroupOpt = None,

@@ -12,7 +12,7 @@ from rich.table import Table
 from speciate.cli._common import console, err_console
 from speciate.errors import SpeciateError
 
-# Column options shared with `speciate normalize`.
+# Reading options shared by the commands that read spectra.
 EnergyOpt = Annotated[
     str | None, typer.Option("--energy", help="Energy column (eV), or e.g. 'energy*1000'.")
 ]
@@ -30,6 +30,10 @@ DuplicatesOpt = Annotated[
     str, typer.Option("--duplicates", help="Repeated energies: error, mean or first.")
 ]
 SortOpt = Annotated[bool, typer.Option("--sort", help="Sort rows with decreasing energies.")]
+GridOpt = Annotated[
+    str | None,
+    typer.Option("--grid", help="Different grids: interpolate onto 'first' or 'union'."),
+]
 
 
 def parse_group(text: str | None) -> str | int | None:

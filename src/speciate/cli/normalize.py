@@ -12,6 +12,7 @@ from speciate.cli._common import console, parse_float_list
 from speciate.cli.info import (
     DuplicatesOpt,
     EnergyOpt,
+    GridOpt,
     GroupOpt,
     MuOpt,
     ReferenceOpt,
@@ -90,10 +91,7 @@ def register(app: typer.Typer) -> None:
         group: GroupOpt = None,
         duplicates: DuplicatesOpt = "error",
         sort: SortOpt = False,
-        grid: Annotated[
-            str | None,
-            typer.Option("--grid", help="Different grids: interpolate onto 'first' or 'union'."),
-        ] = None,
+        grid: GridOpt = None,
         e0: Annotated[
             float | None, typer.Option("--e0", help="Edge energy (eV) for every spectrum.")
         ] = None,
