@@ -104,6 +104,7 @@ def plot_region_spectra(
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 4))
     colors = dict(colors or {})
+    # one line per region (a few), each with its own legend entry and colour
     for i, label in enumerate(spectra.labels):
         n = int(spectra.coords["n_pixels"][i]) if "n_pixels" in spectra.coords else None
         text = label if n is None else f"{label} ({n} px)"

@@ -177,6 +177,7 @@ class CombinationsResult(TableExport):
         from speciate.fit.results import LCFResult
 
         items = [standards] if not isinstance(standards, (list, tuple)) else list(standards)
+        # split into one Series per standard (k of them) to compare names and select subsets
         stds = [s.select([i]) for s in items for i in range(len(s.labels))]
         if tuple(str(s.labels[0]) for s in stds) != self.standards:
             raise ValidationError(

@@ -22,6 +22,7 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.sparse import csr_matrix
 
+from speciate._arrays import freeze
 from speciate._arrays import readonly_copy as _readonly
 from speciate.errors import FitError, ValidationError
 from speciate.series import Series
@@ -92,13 +93,6 @@ def _window_rows(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
         out = values[:, mask]
     out.setflags(write=False)
     return out
-
-
-def _own(a: np.ndarray) -> np.ndarray:
-    """Read-only without a copy: ``a`` was just made here (a boolean-mask selection or a
-    stack) and nothing else refers to it."""
-    a.setflags(write=False)
-    return a
 
 
 @dataclass(frozen=True, eq=False)
@@ -235,6 +229,8 @@ def as_standards(standards: Any, array: str = "norm") -> Standards:
                 f"standard {item.labels[row]!r} has {int(bad[row].sum())} NaN/inf value(s); "
                 "standards must be finite"
             )
+        # one entry per standard (a handful), each keeping its own energy grid: the
+        # spectra themselves are never looped over
         for row in range(vals.shape[0]):
             names.append(str(item.labels[row]))
             energies.append(_frozen(energy))
@@ -481,7 +477,7 @@ def make_design(
     _check_finite(y)
     splines = tuple(standards.splines(lo, hi))
     return Design(
-        energy=_own(energy),
+        energy=freeze(energy),
         y=y,
         matrix=_standards_matrix(splines, energy, standards.names, check),
         names=standards.names,
