@@ -41,8 +41,8 @@ def test_align_recovers_known_shifts_of_real_spectra(mn_groups, name):
     assert spread < 0.02 * np.ptp(mu)
 
 
-def test_align_to_tabulated_foil_energy_on_aps_10bm(shared_data):
-    path = shared_data / "xanes" / "xraylarch" / "APS10BM_2019_MnO2.dat"
+def test_align_to_tabulated_foil_energy_on_aps_10bm(real_data):
+    path = real_data / "xanes" / "xraylarch" / "APS10BM_2019_MnO2.dat"
     cols = np.loadtxt(path, skiprows=19)
     series = Series.from_unsorted(
         cols[:, 0],

@@ -86,8 +86,8 @@ def _width_tables(stdout_path) -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def convonly(shared_fixtures):
-    return shared_fixtures / "fdmnes" / "limn2o4_r5_convonly"
+def convonly(engine_outputs):
+    return engine_outputs / "fdmnes" / "limn2o4_r5_convonly"
 
 
 # --------------------------------------------------------------- FDMNES as the oracle
@@ -113,8 +113,8 @@ def test_broadening_reproduces_fdmnes_convolution_only_runs(convonly, inp, out):
 
 
 @pytest.mark.parametrize(("folder", "stem"), FDMNES_RUNS)
-def test_broadening_reproduces_fdmnes_default_convolution(shared_fixtures, folder, stem):
-    run = shared_fixtures / "fdmnes" / folder
+def test_broadening_reproduces_fdmnes_default_convolution(engine_outputs, folder, stem):
+    run = engine_outputs / "fdmnes" / folder
     energy, raw, header = _read_fdmnes_raw(run / f"{stem}.txt")
     _, expected = _read_fdmnes_conv(run / f"{stem}_conv.txt")
     result = broaden(Series(energy, raw), e_fermi=header["e_cut"])
@@ -268,10 +268,10 @@ def test_align_to_recovers_a_known_shift(method):
     assert result.series.meta["alignment"]["method"] == method
 
 
-def test_one_common_shift_keeps_the_radius_trend(shared_fixtures, mn_groups):
+def test_one_common_shift_keeps_the_radius_trend(engine_outputs, mn_groups):
     rows, energies = [], []
     for folder, stem in FDMNES_RUNS[:2]:
-        energy, raw, header = _read_fdmnes_raw(shared_fixtures / "fdmnes" / folder / f"{stem}.txt")
+        energy, raw, header = _read_fdmnes_raw(engine_outputs / "fdmnes" / folder / f"{stem}.txt")
         broadened = broaden(Series(energy, raw / header["natomsym"]), e_fermi=header["e_cut"])
         rows.append(broadened.mu[0])
         energies.append(energy + header["e_edge"])
@@ -299,8 +299,8 @@ def test_align_to_refuses_a_series_of_experiments():
         align_to(theory, Series(energy, _edge(energy, 6550)), method="peak")
 
 
-def test_gaussian_broaden_keeps_the_area_of_a_feff_spectrum(shared_fixtures):
-    spectrum = read_xmu(shared_fixtures / "feff10" / "LiMn2O4_R5.0" / "xmu_noscf.dat")
+def test_gaussian_broaden_keeps_the_area_of_a_feff_spectrum(engine_outputs):
+    spectrum = read_xmu(engine_outputs / "feff10" / "LiMn2O4_R5.0" / "xmu_noscf.dat")
     series = spectrum.to_series("R5")
     out = gaussian_broaden(series, 1.5)
     inner = (series.energy > series.energy[0] + 8) & (series.energy < series.energy[-1] - 8)

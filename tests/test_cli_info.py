@@ -13,8 +13,8 @@ def _run(capsys, *args):
     return code, captured.out, captured.err
 
 
-def test_info_on_athena_project_lists_groups_and_e0(capsys, shared_data):
-    code, out, _ = _run(capsys, shared_data / "xanes" / "xraylarch" / "Mn.prj")
+def test_info_on_athena_project_lists_groups_and_e0(capsys, real_data):
+    code, out, _ = _run(capsys, real_data / "xanes" / "xraylarch" / "Mn.prj")
     assert code == 0
     assert "format: athena" in out
     assert "groups: 14, spectra: 14" in out
@@ -23,24 +23,24 @@ def test_info_on_athena_project_lists_groups_and_e0(capsys, shared_data):
     assert "6539.00" in out
 
 
-def test_info_shows_columns_when_mu_is_not_determined(capsys, shared_data):
-    path = shared_data / "xanes" / "xraylarch" / "APS10BM_2019_MnO2.dat"
+def test_info_shows_columns_when_mu_is_not_determined(capsys, real_data):
+    path = real_data / "xanes" / "xraylarch" / "APS10BM_2019_MnO2.dat"
     code, out, err = _run(capsys, path)
     assert code == 0
     assert "columns: energy, Io, It, Iref, If" in out
     assert "mu" in err and "ln(i0/it)" in err
 
 
-def test_info_with_expressions_reports_edge(capsys, shared_data):
-    path = shared_data / "xanes" / "xraylarch" / "APS10BM_2019_MnO2.dat"
+def test_info_with_expressions_reports_edge(capsys, real_data):
+    path = real_data / "xanes" / "xraylarch" / "APS10BM_2019_MnO2.dat"
     code, out, _ = _run(capsys, path, "--mu", "ln(io/it)", "--duplicates", "mean")
     assert code == 0
     assert "used: energy=energy, mu=ln(io/it)" in out
     assert "6556.98" in out  # MnO2 edge, as listed for this file
 
 
-def test_info_on_xdi_shows_time(capsys, shared_data):
-    code, out, _ = _run(capsys, shared_data / "xanes" / "xdi" / "fe3c_rt.xdi")
+def test_info_on_xdi_shows_time(capsys, real_data):
+    code, out, _ = _run(capsys, real_data / "xanes" / "xdi" / "fe3c_rt.xdi")
     assert code == 0
     assert "format: xdi" in out
     assert "2002-03-16" in out

@@ -11,13 +11,13 @@ from speciate.cli.normalize import parse_range
 from speciate.errors import ValidationError
 
 
-def test_normalize_operando_folder_writes_series_and_plot(capsys, shared_data, tmp_path):
-    folder = shared_data / "operando" / "perex_LNO_NiK" / "XAS_normalized"
+def test_normalize_operando_folder_writes_series_and_plot(capsys, real_data, tmp_path):
+    folder = real_data / "operando" / "perex_LNO_NiK" / "XAS_normalized"
     out, png = tmp_path / "op2.nc", tmp_path / "op2.png"
     code = main(["normalize", str(folder), "-o", str(out), "--plot", str(png)])
     assert code == 0, capsys.readouterr().err
     s = sio.read(out)
-    assert s.n_spectra == 58
+    assert s.n_spectra == 21
     assert s.time is not None and np.all(np.diff(s.time) > np.timedelta64(0, "s"))
     # the edge moves up during charge, as the index of this series says (8349.6 -> 8353.2)
     assert s.coords["e0"][0] == pytest.approx(8349.6, abs=0.5)
@@ -25,13 +25,13 @@ def test_normalize_operando_folder_writes_series_and_plot(capsys, shared_data, t
     # already-normalized input keeps an edge step near 1 and a post-edge near 1
     np.testing.assert_allclose(s.coords["edge_step"], 1.0, atol=0.05)
     assert s.meta["normalization"]["kind"] == "norm"
-    assert len(s.meta["sources"]) == 58
+    assert len(s.meta["sources"]) == 21
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "wrote 58 norm spectra" in capsys.readouterr().out
+    assert "wrote 21 norm spectra" in capsys.readouterr().out
 
 
-def test_normalize_project_needs_grid_and_then_orders_mn_valences(capsys, shared_data, tmp_path):
-    prj = shared_data / "xanes" / "xraylarch" / "Mn.prj"
+def test_normalize_project_needs_grid_and_then_orders_mn_valences(capsys, real_data, tmp_path):
+    prj = real_data / "xanes" / "xraylarch" / "Mn.prj"
     out = tmp_path / "mn.nc"
     code = main(["normalize", str(prj), "-o", str(out)])
     assert code == 1
@@ -44,8 +44,8 @@ def test_normalize_project_needs_grid_and_then_orders_mn_valences(capsys, shared
     assert e0["Mn foil"] < e0["MnO"] < e0["Mn2O3x"] < e0["Li2MnO3"]
 
 
-def test_normalize_with_expressions_on_raw_beamline_file(capsys, shared_data, tmp_path):
-    path = shared_data / "xanes" / "xraylarch" / "APS10BM_2019_MnO2.dat"
+def test_normalize_with_expressions_on_raw_beamline_file(capsys, real_data, tmp_path):
+    path = real_data / "xanes" / "xraylarch" / "APS10BM_2019_MnO2.dat"
     out = tmp_path / "mno2.nc"
     args = ["normalize", str(path), "-o", str(out), "--mu", "ln(io/it)"]
     code = main([*args, "--duplicates", "mean", "--kind", "flat"])
@@ -67,8 +67,8 @@ def test_parse_range_accepts_open_end_and_rejects_junk():
         parse_range("a,b", "--post")
 
 
-def test_foil_alignment_moves_the_aps_reference_to_6539(capsys, shared_data, tmp_path):
-    path = shared_data / "xanes" / "xraylarch" / "APS10BM_2019_MnO2.dat"
+def test_foil_alignment_moves_the_aps_reference_to_6539(capsys, real_data, tmp_path):
+    path = real_data / "xanes" / "xraylarch" / "APS10BM_2019_MnO2.dat"
     out = tmp_path / "aligned.nc"
     args = ["normalize", str(path), "-o", str(out), "--mu", "ln(io/it)"]
     args += ["--reference", "ln(it/iref)", "--duplicates", "mean", "--foil-e0", "6539.0"]

@@ -16,7 +16,7 @@ from speciate.errors import ValidationError
 _REAL = [
     "operando/perex_LNO_NiK/EC/220726cell4operandoxas_C06.mpt",
     "operando/perex_LNO_NiK/EC/220726cell4operandoxascontinuation_C06.mpt",
-    "echem/cellpy/20160805_test001_45_cc_01.res",
+
     "echem/navani/arbin_example.res",
     "echem/beep/PredictionDiagnostics_000151_test.052",
     "echem/NewareNDA/TestFile.nda",
@@ -28,19 +28,19 @@ _REAL = [
 
 @pytest.mark.parametrize("name", _REAL)
 def test_integrated_capacity_matches_cycler_counters_within_half_percent(
-    shared_data: Path, name: str
+    real_data: Path, name: str
 ) -> None:
     if name.endswith(".res") and shutil.which("mdb-export") is None:
         pytest.skip("mdbtools not installed")
-    hc = half_cycle_summary(read(shared_data / name))
+    hc = half_cycle_summary(read(real_data / name))
     big = hc.capacity_mah > 0.01 * hc.capacity_mah.max()
     assert big.sum() >= 1
     rel = np.abs(hc.capacity_mah[big] / hc.cycler_capacity_mah[big] - 1)
     assert rel.max() < 0.005, rel
 
 
-def test_eclab_first_charge_equals_q_charge_column(shared_data: Path) -> None:
-    path = shared_data / "operando/perex_LNO_NiK/EC/220726cell4operandoxas_C06.mpt"
+def test_eclab_first_charge_equals_q_charge_column(real_data: Path) -> None:
+    path = real_data / "operando/perex_LNO_NiK/EC/220726cell4operandoxas_C06.mpt"
     cyc = read(path)
     hc = half_cycle_summary(cyc)
     # the cycler's Q charge/discharge at the last row of speciate's first half-cycle
@@ -76,10 +76,10 @@ def test_mean_voltages_energy_and_fade_follow_the_plateaus() -> None:
     assert s.mean_discharge_voltage_fade_v[0] == 0.0
 
 
-def test_arbin_cycle_summary_matches_cycler_per_cycle(shared_data: Path) -> None:
+def test_arbin_cycle_summary_matches_cycler_per_cycle(real_data: Path) -> None:
     if shutil.which("mdb-export") is None:
         pytest.skip("mdbtools not installed")
-    cyc = read(shared_data / "echem/navani/arbin_example.res")
+    cyc = read(real_data / "echem/navani/arbin_example.res")
     s = capacity_per_cycle(cyc)
     df = cyc.to_dataframe()
     # Arbin's counters are cumulative within its cycle: the last value of each cycle

@@ -10,8 +10,8 @@ import pytest
 from speciate.cli import main
 
 
-def test_echem_command_writes_summary_and_figure(shared_data: Path, tmp_path: Path) -> None:
-    src = shared_data / "echem/navani/jdb11-1_c3_gcpl_5cycles_2V-3p8V_C-24_data_C09.mpr"
+def test_echem_command_writes_summary_and_figure(real_data: Path, tmp_path: Path) -> None:
+    src = real_data / "echem/navani/jdb11-1_c3_gcpl_5cycles_2V-3p8V_C-24_data_C09.mpr"
     out = tmp_path / "summary.csv"
     code = main(["echem", str(src), "--mass", "10", "--cycles", "1,2", "-o", str(out), "--plot"])
     assert code == 0
@@ -26,8 +26,8 @@ def test_echem_command_writes_summary_and_figure(shared_data: Path, tmp_path: Pa
     assert out.with_suffix(".png").stat().st_size > 10_000
 
 
-def test_echem_command_reports_bad_cycles(shared_data: Path, tmp_path: Path, capsys) -> None:
-    src = shared_data / "echem/navani/jdb11-1_c3_gcpl_5cycles_2V-3p8V_C-24_data_C09.mpr"
+def test_echem_command_reports_bad_cycles(real_data: Path, tmp_path: Path, capsys) -> None:
+    src = real_data / "echem/navani/jdb11-1_c3_gcpl_5cycles_2V-3p8V_C-24_data_C09.mpr"
     code = main(["echem", str(src), "--cycles", "1,x", "-o", str(tmp_path / "s.csv")])
     assert code == 1
     assert "--cycles" in capsys.readouterr().err

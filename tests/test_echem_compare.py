@@ -45,15 +45,15 @@ def test_bad_cell_names_raise() -> None:
         compare({})
 
 
-def test_real_cells_get_the_single_cell_numbers(shared_data) -> None:
+def test_real_cells_get_the_single_cell_numbers(real_data) -> None:
     from speciate.echem import capacity_per_cycle, dqdv, read
     from speciate.echem.plots import plot_comparison
 
-    ec = shared_data / "operando/perex_LNO_NiK/EC"
+    ec = real_data / "operando/perex_LNO_NiK/EC"
     cells = {
         "LiNiO2 operando": read(sorted(ec.glob("*.mpt"))),
         "jdb11 GCPL": read(
-            shared_data / "echem/navani/jdb11-1_c3_gcpl_5cycles_2V-3p8V_C-24_data_C09.mpr"
+            real_data / "echem/navani/jdb11-1_c3_gcpl_5cycles_2V-3p8V_C-24_data_C09.mpr"
         ),
     }
     masses = {"LiNiO2 operando": 7.0}

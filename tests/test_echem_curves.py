@@ -25,8 +25,8 @@ def test_curves_end_at_the_half_cycle_capacity() -> None:
         assert np.all(np.diff(g["capacity_mah"].to_numpy()) >= 0)
 
 
-def test_real_curve_matches_integrated_summary(shared_data: Path) -> None:
-    cyc = read(shared_data / "echem/navani/jdb11-1_c3_gcpl_5cycles_2V-3p8V_C-24_data_C09.mpr")
+def test_real_curve_matches_integrated_summary(real_data: Path) -> None:
+    cyc = read(real_data / "echem/navani/jdb11-1_c3_gcpl_5cycles_2V-3p8V_C-24_data_C09.mpr")
     hc = half_cycle_summary(cyc)
     c = curves(cyc, [2], direction="discharge")
     assert np.all(c.direction == -1)

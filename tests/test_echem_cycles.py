@@ -40,9 +40,9 @@ def test_cycles_can_open_with_discharge() -> None:
         segment_current(current, first="oxidation")
 
 
-def test_segmentation_ignores_file_counters_that_count_differently(shared_data: Path) -> None:
+def test_segmentation_ignores_file_counters_that_count_differently(real_data: Path) -> None:
     # EC-Lab counts half cycles from its own program loop; speciate counts current reversals
-    cyc = read(shared_data / "operando" / "perex_LNO_NiK" / "EC" / "220726cell4operandoxas_C06.mpt")
+    cyc = read(real_data / "operando" / "perex_LNO_NiK" / "EC" / "220726cell4operandoxas_C06.mpt")
     seg = segment(cyc)
     assert seg.n_half_cycles == 5
     np.testing.assert_array_equal(seg.direction, [1, -1, 1, -1, 1])

@@ -100,8 +100,8 @@ def test_selection_by_cycle_and_mass_units() -> None:
         dqdv(cyc, voltage_step_v=0)
 
 
-def test_real_cathode_dqdv_is_finite_and_peaks_inside_window(shared_data: Path) -> None:
-    cyc = read(shared_data / "echem/navani/jdb11-1_c3_gcpl_5cycles_2V-3p8V_C-24_data_C09.mpr")
+def test_real_cathode_dqdv_is_finite_and_peaks_inside_window(real_data: Path) -> None:
+    cyc = read(real_data / "echem/navani/jdb11-1_c3_gcpl_5cycles_2V-3p8V_C-24_data_C09.mpr")
     d = dqdv(cyc, [1, 2])
     assert d.n_curves == 4
     assert np.all((d.peak_voltage_v > 2.0) & (d.peak_voltage_v < 3.8))
@@ -113,9 +113,9 @@ def _local_maxima(y: np.ndarray) -> np.ndarray:
     return np.nonzero((y[1:-1] > y[:-2]) & (y[1:-1] > y[2:]))[0] + 1
 
 
-def test_real_neware_cv_steps_make_no_spike(shared_data: Path) -> None:
+def test_real_neware_cv_steps_make_no_spike(real_data: Path) -> None:
     # TestFile.nda: CC charge to 4.2 V then a CV hold the reader flags as cv_charge
-    cyc = read(shared_data / "echem/NewareNDA/TestFile.nda")
+    cyc = read(real_data / "echem/NewareNDA/TestFile.nda")
     kept = dqdv(cyc, direction="charge", exclude_cv=False)
     clean = dqdv(cyc, direction="charge")
     cv = cyc.step_type == "cv_charge"
@@ -132,10 +132,10 @@ def test_real_neware_cv_steps_make_no_spike(shared_data: Path) -> None:
     np.testing.assert_allclose(clean.peak_voltage_v, 4.135, atol=0.005)
 
 
-def test_real_cv_hold_without_a_cv_state_is_left_out(shared_data: Path) -> None:
+def test_real_cv_hold_without_a_cv_state_is_left_out(real_data: Path) -> None:
     # cellpy's BTS 8.5 .ndax: a formation charge ending in a long 4.75 V hold that the file
     # labels as plain charge, so only the current-decay heuristic can find it
-    cyc = read(shared_data / "echem/cellpy/20260302_IFE_BTS85_2_9_8_1.ndax")
+    cyc = read(real_data / "echem/cellpy/20260302_IFE_BTS85_2_9_8_1.ndax")
     kept = dqdv(cyc, exclude_cv=False)
     clean = dqdv(cyc)
     assert kept.peak_voltage_v[0] == pytest.approx(4.747, abs=0.005)
@@ -147,9 +147,9 @@ def test_real_cv_hold_without_a_cv_state_is_left_out(shared_data: Path) -> None:
     assert np.nanmax(clean.dqdv[0, top]) < 0.2 * np.nanmax(clean.dqdv)
 
 
-def test_real_rest_relaxation_never_moves_charge(shared_data: Path) -> None:
+def test_real_rest_relaxation_never_moves_charge(real_data: Path) -> None:
     # operando LiNiO2 record: every rest voltage replaced by noise, dQ/dV unchanged
-    cyc = read(shared_data / "operando/perex_LNO_NiK/EC/220726cell4operandoxas_C06.mpt")
+    cyc = read(real_data / "operando/perex_LNO_NiK/EC/220726cell4operandoxas_C06.mpt")
     cols = {k: np.array(v) for k, v in cyc.columns.items()}
     rest = cols["current_ma"] == 0
     assert rest.sum() > 1000

@@ -22,13 +22,13 @@ from speciate.errors import ReadError, SpeciateError, ValidationError
 
 
 @pytest.fixture(scope="module")
-def echem(shared_data: Path) -> Path:
-    return shared_data / "echem"
+def echem(real_data: Path) -> Path:
+    return real_data / "echem"
 
 
 @pytest.fixture(scope="module")
-def ec_dir(shared_data: Path) -> Path:
-    return shared_data / "operando" / "perex_LNO_NiK" / "EC"
+def ec_dir(real_data: Path) -> Path:
+    return real_data / "operando" / "perex_LNO_NiK" / "EC"
 
 
 def _n_data_lines(path: Path, header_lines: int) -> int:
@@ -94,7 +94,7 @@ def test_read_refuses_overlapping_files(ec_dir: Path) -> None:
 
 def test_neware_nda_matches_newarenda_reference_export(echem: Path) -> None:
     cyc = read(echem / "NewareNDA" / "TestFile.nda")
-    ref = pd.read_csv(echem / "NewareNDA" / "TestFile_reference.csv")
+    ref = pd.read_csv(echem / "NewareNDA" / "TestFile_reference.csv.gz")
     assert cyc.n_rows == len(ref)
     np.testing.assert_allclose(cyc.voltage_v, ref["Voltage"], atol=1e-5)
     np.testing.assert_allclose(cyc.current_ma, ref["Current(mA)"], rtol=1e-6, atol=1e-4)
@@ -132,7 +132,7 @@ def test_neware_ndax_zip_container(echem: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("mdb-export") is None, reason="mdbtools not installed")
 def test_arbin_res_matches_mdb_export_table(echem: Path) -> None:
-    path = echem / "cellpy" / "20160805_test001_45_cc_01.res"
+    path = echem / "navani" / "arbin_example.res"
     cyc = read(path)
     text = subprocess.run(
         ["mdb-export", str(path), "Channel_Normal_Table"],
@@ -146,7 +146,7 @@ def test_arbin_res_matches_mdb_export_table(echem: Path) -> None:
     np.testing.assert_allclose(cyc.current_ma, ref["Current"] * 1000.0, rtol=1e-9)
     np.testing.assert_allclose(cyc.charge_capacity_mah, ref["Charge_Capacity"] * 1000, rtol=1e-9)
     np.testing.assert_allclose(cyc.time_s, ref["Test_Time"], rtol=1e-12)
-    assert cyc.start_time.astype("datetime64[D]") == np.datetime64("2016-08-05")
+    assert cyc.start_time.astype("datetime64[D]") == np.datetime64("2023-07-24")
     assert cyc.meta["cycle_source"] == "file"
 
 

@@ -78,8 +78,8 @@ def test_extract_batch_equals_one_by_one(standards):
             assert one[name][0] == pytest.approx(batch[name][i], abs=1e-6, nan_ok=True)
 
 
-def test_extract_accepts_theory_normresult_and_flat_spectra(shared_fixtures):
-    spec = read_fdmnes_conv(shared_fixtures / "fdmnes" / "limn2o4_r5" / "LiMn2O4_R5_conv.txt")
+def test_extract_accepts_theory_normresult_and_flat_spectra(engine_outputs):
+    spec = read_fdmnes_conv(engine_outputs / "fdmnes" / "limn2o4_r5" / "LiMn2O4_R5_conv.txt")
     table = extract(theory_normalize(spec.to_series("R5")))
     assert table["triplet_n_maxima"][0] == 3 and np.isfinite(table["gamma_deg"][0])
     # a flat line has no edge and no features, and must not crash

@@ -219,7 +219,7 @@ def test_noiseless_bare_edges_have_no_pre_edge_peaks():
     assert all(r.startswith("no peak") for r in fit.a_reason)
 
 
-def test_preedge_on_fdmnes_limn2o4(shared_fixtures):
+def test_preedge_on_fdmnes_limn2o4(engine_outputs):
     # FDMNES LiMn2O4 (Mn 3.5+): A near 6539.5 eV at every radius, B about 1.9 eV above
     # (at 3 Å only a weak shoulder, 0.017, beside a bump at the window's end)
     from speciate.theory.fdmnes import read_fdmnes_conv
@@ -227,7 +227,7 @@ def test_preedge_on_fdmnes_limn2o4(shared_fixtures):
 
     spectra = [
         read_fdmnes_conv(
-            shared_fixtures / "fdmnes" / f"limn2o4_r{r}" / f"LiMn2O4_R{r}_conv.txt"
+            engine_outputs / "fdmnes" / f"limn2o4_r{r}" / f"LiMn2O4_R{r}_conv.txt"
         ).to_series(f"R{r}")
         for r in (3, 5, 6)
     ]

@@ -103,10 +103,10 @@ def test_noise_needs_the_stated_smoothing():
 
 
 @pytest.fixture(scope="module")
-def fdmnes_limn2o4(shared_fixtures):
+def fdmnes_limn2o4(engine_outputs):
     spectra = [
         read_fdmnes_conv(
-            shared_fixtures / "fdmnes" / f"limn2o4_r{r}" / f"LiMn2O4_R{r}_conv.txt"
+            engine_outputs / "fdmnes" / f"limn2o4_r{r}" / f"LiMn2O4_R{r}_conv.txt"
         ).to_series(f"R{r}")
         for r in (3, 5, 6)
     ]
@@ -139,8 +139,8 @@ def test_fdmnes_white_line_grows_with_radius(fdmnes_limn2o4):
 
 
 @pytest.mark.parametrize(("radius", "expected"), [("3.0", 1), ("4.0", 1), ("5.0", 3), ("6.0", 3)])
-def test_feff_scf_derivative_maxima_per_radius(shared_fixtures, radius, expected):
-    spec = read_xmu(shared_fixtures / "feff10" / f"LiMn2O4_R{radius}" / "xmu.dat")
+def test_feff_scf_derivative_maxima_per_radius(engine_outputs, radius, expected):
+    spec = read_xmu(engine_outputs / "feff10" / f"LiMn2O4_R{radius}" / "xmu.dat")
     tri = derivative_triplet(theory_normalize(spec.to_series(f"R{radius}")))
     assert tri.n_maxima[0] == expected
     if expected == 3:

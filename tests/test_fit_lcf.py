@@ -28,11 +28,11 @@ def six(mn_groups):
     return six_standards(mn_groups)
 
 
-def test_lcf_matches_larch_weights_and_keeps_totals_exactly_one(shared, golden):
+def test_lcf_matches_larch_weights_and_keeps_totals_exactly_one(real_data, golden):
     fits = json.loads((golden / "larch_lcf_Mn.json").read_text())["fits"]
     for ref in fits:
-        target = larch_normalized(shared, ref["target"])
-        standards = [larch_normalized(shared, f) for f in ref["standards"]]
+        target = larch_normalized(real_data, ref["target"])
+        standards = [larch_normalized(real_data, f) for f in ref["standards"]]
         result = lcf(target, standards, e_range=(-20, 60))
         assert result.e0 == pytest.approx(ref["target_e0"])
         np.testing.assert_allclose(result.weights[0], ref["weights"], atol=0.05)

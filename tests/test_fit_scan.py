@@ -60,7 +60,7 @@ def mno(mn_groups):
 
 
 @pytest.fixture(scope="module")
-def fdmnes_sweep(shared_fixtures):
+def fdmnes_sweep(engine_outputs):
     """Real FDMNES outputs: Li2MnO3 R = 3, 5 Å and LiMn2O4 R = 3, 5, 6 Å, normalized."""
     from speciate import io as sio
     from speciate import theory
@@ -68,7 +68,7 @@ def fdmnes_sweep(shared_fixtures):
     parts = []
     for folder, phase, r in FDMNES:
         name = f"{phase}_R{r:g}"
-        s = sio.read(shared_fixtures / "fdmnes" / folder / f"{name}_conv.txt")
+        s = sio.read(engine_outputs / "fdmnes" / folder / f"{name}_conv.txt")
         coords = {**s.coords, "phase": np.array([phase]), "radius": np.array([r])}
         parts.append(s.replace(labels=[name], coords=coords))
     return theory.normalize(Series.concat(parts))
@@ -168,13 +168,13 @@ def test_scan_on_fdmnes_radius_sweep(fdmnes_sweep):
     assert land.loc["LiMn2O4"].idxmin() == 5.0
 
 
-def test_scan_on_feff_radius_sweep(shared_fixtures):
+def test_scan_on_feff_radius_sweep(engine_outputs):
     from speciate import io as sio
     from speciate import theory
 
     parts = []
     for r in (3.0, 4.0, 5.0, 6.0):
-        s = sio.read(shared_fixtures / "feff10" / f"LiMn2O4_R{r}" / "xmu.dat")
+        s = sio.read(engine_outputs / "feff10" / f"LiMn2O4_R{r}" / "xmu.dat")
         coords = {**s.coords, "phase": np.array(["LiMn2O4"]), "radius": np.array([r])}
         parts.append(s.replace(labels=[f"LiMn2O4_R{r}"], coords=coords))
     grid = np.arange(6537.0, 6603.0, 0.5)

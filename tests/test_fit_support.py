@@ -21,12 +21,12 @@ def load_group(path: Path) -> Series:
     return Series(data[order, 1], data[order, 2], labels=[path.stem])
 
 
-def larch_normalized(shared: Path, rel: str):
+def larch_normalized(root: Path, rel: str):
     """Normalize a Mn_groups file with the ranges Larch chose for it."""
-    ranges = json.loads((shared / "golden" / "larch_pre_edge_Mn_groups.json").read_text())
+    ranges = json.loads((root / "golden" / "larch_pre_edge_Mn_groups.json").read_text())
     ref = next(r for r in ranges["spectra"] if r["file"] == rel)
     return normalize(
-        load_group(shared / "data" / rel),
+        load_group(root / rel),
         pre=(ref["pre1"], ref["pre2"]),
         post=(ref["norm1"], ref["norm2"]),
         post_order=ref["nnorm"],

@@ -13,8 +13,8 @@ from speciate.errors import ReadError, ValidationError
 
 
 @pytest.fixture(scope="module")
-def xraylarch(shared_data):
-    return shared_data / "xanes" / "xraylarch"
+def xraylarch(real_data):
+    return real_data / "xanes" / "xraylarch"
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,9 @@ def mn_prj_groups(xraylarch):
 
 
 def _export_eshift(path):
-    match = re.search(r"bkg_eshift=([-\d.eE+]+)", path.read_text())
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as fh:
+        match = re.search(r"bkg_eshift=([-\d.eE+]+)", fh.read())
     return float(match.group(1))
 
 
@@ -33,7 +35,7 @@ def _export_eshift(path):
 )
 def test_every_group_matches_its_plain_export(xraylarch, prj, folder):
     groups = sio.read_groups(xraylarch / prj)
-    exports = sorted((xraylarch / folder).glob("*.dat"))
+    exports = sorted((xraylarch / folder).glob("*.dat*"))
     assert len(groups) == len(exports)
     for series, export in zip(groups, exports):
         raw = np.loadtxt(export)

@@ -15,8 +15,8 @@ from speciate.errors import ReadError
 
 
 @pytest.fixture(scope="module")
-def aps(shared_data):
-    return shared_data / "xanes" / "xraylarch" / "APS10BM_2019_MnO2.dat"
+def aps(real_data):
+    return real_data / "xanes" / "xraylarch" / "APS10BM_2019_MnO2.dat"
 
 
 def test_free_text_header_with_label_line_and_reference_channel(aps):
@@ -72,8 +72,8 @@ def test_hash_header_names_columns_and_energy_choice_is_required(mn_groups):
     assert s.meta["expressions"]["mu"] == "mu"
 
 
-def test_two_column_file_with_parenthesised_label(shared_data):
-    path = shared_data / "xanes" / "xraylarch" / "mn_cpmnco3.dat"
+def test_two_column_file_with_parenthesised_label(real_data):
+    path = real_data / "xanes" / "xraylarch" / "mn_cpmnco3.dat"
     s = sio.read(path)
     assert s.meta["column_labels"] == ["E", "xmu(trans)"]
     assert s.meta["expressions"] == {"energy": "E", "mu": "xmu_trans"}

@@ -30,8 +30,8 @@ def _assert_same(a: Series, b: Series) -> None:
     assert dict(a.meta) == dict(b.meta)
 
 
-def test_real_series_round_trips_through_netcdf(shared_data, tmp_path):
-    folder = shared_data / "operando" / "perex_LNO_NiK" / "XAS_normalized"
+def test_real_series_round_trips_through_netcdf(real_data, tmp_path):
+    folder = real_data / "operando" / "perex_LNO_NiK" / "XAS_normalized"
     s = sio.read_many(sorted(folder.glob("*.txt"))[:4])
     path = tmp_path / "op2.nc"
     s.to_netcdf(path)

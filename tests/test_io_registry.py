@@ -17,22 +17,22 @@ from speciate.errors import ReadError, SpeciateError, ValidationError
 from speciate.io.registry import ReadOptions
 
 
-def test_builtin_formats_in_sniffing_order(shared_fixtures):
+def test_builtin_formats_in_sniffing_order(engine_outputs):
     builtin = ["netcdf", "athena", "xdi", "soleil", "columns"]
     names = [f.name for f in sio.formats()]
     assert [n for n in names if n in builtin] == builtin
     assert all(f.description for f in sio.formats())
 
 
-def test_engine_outputs_are_sniffed_before_the_generic_column_reader(shared_fixtures):
-    xmu = next(shared_fixtures.rglob("xmu.dat"))
+def test_engine_outputs_are_sniffed_before_the_generic_column_reader(engine_outputs):
+    xmu = next(engine_outputs.rglob("xmu.dat"))
     assert sio.detect_format(xmu).name == "feff-xmu"
     names = [f.name for f in sio.formats()]
     for engine in ("feff-xmu", "fdmnes", "fdmnes-conv"):
         assert names.index(engine) < names.index("columns")
 
 
-def test_sniffing_uses_content_not_extension(shared_data, tmp_path):
+def test_sniffing_uses_content_not_extension(real_data, tmp_path):
     cases = {
         "xanes/xdi/fe3c_rt.xdi": "xdi",
         "xanes/xraylarch/Mn.prj": "athena",
@@ -43,12 +43,12 @@ def test_sniffing_uses_content_not_extension(shared_data, tmp_path):
     }
     for rel, name in cases.items():
         renamed = tmp_path / f"{name}_file.bin"
-        shutil.copy(shared_data / rel, renamed)
+        shutil.copy(real_data / rel, renamed)
         assert sio.detect_format(renamed).name == name
 
 
-def test_forced_format_overrides_sniffing(shared_data):
-    path = shared_data / "xanes" / "xdi" / "fe3c_rt.xdi"
+def test_forced_format_overrides_sniffing(real_data):
+    path = real_data / "xanes" / "xdi" / "fe3c_rt.xdi"
     s = sio.read(path, format="columns", energy="energy", mu="mutrans")
     assert s.meta["format"] == "columns"
     assert s.time is None  # the column reader does not interpret XDI fields
@@ -94,13 +94,13 @@ def test_binary_junk_is_not_guessed(tmp_path):
         sio.read(path)
 
 
-def test_bad_duplicates_choice_is_a_validation_error(shared_data):
+def test_bad_duplicates_choice_is_a_validation_error(real_data):
     with pytest.raises(ValidationError, match="duplicates must be"):
-        sio.read(shared_data / "xanes" / "xdi" / "fe3c_rt.xdi", duplicates="median")
+        sio.read(real_data / "xanes" / "xdi" / "fe3c_rt.xdi", duplicates="median")
 
 
-def test_group_on_single_group_file(shared_data):
-    path = shared_data / "xanes" / "xdi" / "fe3c_rt.xdi"
+def test_group_on_single_group_file(real_data):
+    path = real_data / "xanes" / "xdi" / "fe3c_rt.xdi"
     assert sio.read(path, group=0).labels == ("Fe3C",)
     with pytest.raises(ReadError, match="no group is labelled"):
         sio.read(path, group="other")
@@ -110,9 +110,8 @@ def test_group_on_single_group_file(shared_data):
 _SEEDS = {}
 
 
-def _seed_texts(shared: Path) -> dict[str, bytes]:
+def _seed_texts(data: Path) -> dict[str, bytes]:
     if not _SEEDS:
-        data = shared / "data"
         prj = gzip.decompress((data / "xanes/xraylarch/MnO_bv.prj").read_bytes())
         _SEEDS.update(
             xdi=(data / "xanes/xdi/feo_rt1.xdi").read_bytes()[:3000],
@@ -166,9 +165,9 @@ def test_random_bytes_only_raise_speciate_errors(tmp_path, data):
     mu=st.sampled_from([None, "mu", "ln(i0/mutrans)", "x(", "normalized*2"]),
 )
 def test_mutated_real_files_only_raise_speciate_errors(
-    tmp_path, shared, kind, cut, noise, where, mu
+    tmp_path, real_data, kind, cut, noise, where, mu
 ):
-    seed = _seed_texts(shared)[kind]
+    seed = _seed_texts(real_data)[kind]
     text = seed.decode("latin-1")[:cut]
     where = min(where, len(text))
     mutated = text[:where] + noise + text[where:]

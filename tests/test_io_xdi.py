@@ -10,8 +10,8 @@ from speciate.errors import ReadError
 
 
 @pytest.fixture(scope="module")
-def xdi_dir(shared_data):
-    return shared_data / "xanes" / "xdi"
+def xdi_dir(real_data):
+    return real_data / "xanes" / "xdi"
 
 
 def test_xdi_header_fields_time_and_mutrans(xdi_dir):

@@ -22,10 +22,10 @@ def larch(golden):
     return json.loads((golden / "larch_pre_edge_Mn_groups.json").read_text())["spectra"]
 
 
-def test_normalize_matches_larch_on_mn_standards(larch, shared_data):
+def test_normalize_matches_larch_on_mn_standards(larch, real_data):
     assert len(larch) == 14
     for ref in larch:
-        series = _load_group(shared_data / ref["file"])
+        series = _load_group(real_data / ref["file"])
         result = normalize(
             series,
             pre=(ref["pre1"], ref["pre2"]),

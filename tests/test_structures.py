@@ -45,8 +45,8 @@ def limn2o4() -> Structure:
 
 
 @pytest.fixture(scope="module")
-def structures_dir(shared_data):
-    return shared_data / "structures"
+def structures_dir(real_data):
+    return real_data / "structures"
 
 
 def _fdmnes_atom_counts(bav_path) -> dict[float, int]:
@@ -229,8 +229,8 @@ def test_limn2o4_first_shells_are_six_oxygen_then_six_manganese(limn2o4):
         ("Li2MnO3", "li2mno3_r5", "Li2MnO3_R5"),
     ],
 )
-def test_atom_count_and_multiplicity_match_fdmnes(shared_fixtures, phase, folder, stem):
-    run = shared_fixtures / "fdmnes" / folder
+def test_atom_count_and_multiplicity_match_fdmnes(engine_outputs, phase, folder, stem):
+    run = engine_outputs / "fdmnes" / folder
     counts = _fdmnes_atom_counts(run / f"{stem}_bav.txt")
     assert len(counts) == 1
     ((radius, n_fdmnes),) = counts.items()

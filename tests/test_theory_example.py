@@ -29,9 +29,9 @@ def _table(path: Path) -> dict[tuple[str, float], list[str]]:
 
 @pytest.mark.parametrize("gaussian", ["0", "1"])
 def test_example_tabulates_stored_fdmnes_runs_by_the_stated_rule(
-    example, shared_fixtures, tmp_path, gaussian
+    example, engine_outputs, tmp_path, gaussian
 ):
-    fdm = shared_fixtures / "fdmnes"
+    fdm = engine_outputs / "fdmnes"
     out = tmp_path / "table.md"
     code = example.main(
         ["--modes", "", "--fdmnes-outputs", str(fdm), "--gaussian", gaussian,

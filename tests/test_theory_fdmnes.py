@@ -33,8 +33,8 @@ CASES = {
 
 
 @pytest.fixture
-def fdm(shared_fixtures):
-    return shared_fixtures / "fdmnes"
+def fdm(engine_outputs):
+    return engine_outputs / "fdmnes"
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

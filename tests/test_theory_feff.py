@@ -29,8 +29,8 @@ def limn2o4_cluster():
 
 
 @pytest.mark.parametrize("radius", ["3.0", "4.0", "5.0", "6.0"])
-def test_read_xmu_places_fermi_level_where_k_is_zero(shared_fixtures, radius):
-    path = shared_fixtures / "feff10" / f"LiMn2O4_R{radius}" / "xmu_noscf.dat"
+def test_read_xmu_places_fermi_level_where_k_is_zero(engine_outputs, radius):
+    path = engine_outputs / "feff10" / f"LiMn2O4_R{radius}" / "xmu_noscf.dat"
     spec = read_xmu(path)
     table = np.loadtxt(path)
     # the row where FEFF's k column is 0 is the Fermi level; the e column is not zero there
@@ -44,8 +44,8 @@ def test_read_xmu_places_fermi_level_where_k_is_zero(shared_fixtures, radius):
     assert spec.meta["feff_version"] == "10.0.0"
 
 
-def test_read_xmu_scf_moves_the_edge_not_the_fermi_level_on_the_omega_scale(shared_fixtures):
-    base = shared_fixtures / "feff10" / "LiMn2O4_R5.0"
+def test_read_xmu_scf_moves_the_edge_not_the_fermi_level_on_the_omega_scale(engine_outputs):
+    base = engine_outputs / "feff10" / "LiMn2O4_R5.0"
     scf, nscf = read_xmu(base / "xmu.dat"), read_xmu(base / "xmu_noscf.dat")
     # FEFF anchors omega on the k = 0 point, so both Fermi levels land on one energy ...
     assert scf.e_fermi == pytest.approx(nscf.e_fermi, abs=0.01)
@@ -54,8 +54,8 @@ def test_read_xmu_scf_moves_the_edge_not_the_fermi_level_on_the_omega_scale(shar
     assert 8.0 < shift < 14.0
 
 
-def test_read_xmu_rejects_a_file_without_fermi_header(tmp_path, shared_fixtures):
-    text = (shared_fixtures / "feff10" / "LiMn2O4_R3.0" / "xmu_noscf.dat").read_text()
+def test_read_xmu_rejects_a_file_without_fermi_header(tmp_path, engine_outputs):
+    text = (engine_outputs / "feff10" / "LiMn2O4_R3.0" / "xmu_noscf.dat").read_text()
     bad = tmp_path / "xmu.dat"
     bad.write_text("\n".join(line for line in text.splitlines() if "Mu=" not in line))
     with pytest.raises(ReadError, match="Mu="):
@@ -116,9 +116,9 @@ def test_shared_mode_recipes_share_one_potential(limn2o4_cluster):
 
 
 def test_parsed_spectrum_records_the_potential_mode_and_atoms_radius(
-    limn2o4_cluster, shared_fixtures, tmp_path
+    limn2o4_cluster, engine_outputs, tmp_path
 ):
-    shutil.copy(shared_fixtures / "feff10" / "LiMn2O4_R3.0" / "xmu.dat", tmp_path / "xmu.dat")
+    shutil.copy(engine_outputs / "feff10" / "LiMn2O4_R3.0" / "xmu.dat", tmp_path / "xmu.dat")
     engine = FeffEngine()
     shared = engine.plan(limn2o4_cluster, [2.0, 3.0, 5.0], None)[3.0]
     per = engine.plan(limn2o4_cluster, [3.0], {"potential": "per_radius"})[3.0]
@@ -129,8 +129,8 @@ def test_parsed_spectrum_records_the_potential_mode_and_atoms_radius(
 
 
 @pytest.mark.engine
-def test_real_feff_run_reproduces_the_stored_fixture(tmp_path, shared_fixtures):
-    base = shared_fixtures / "feff10" / "LiMn2O4_R3.0"
+def test_real_feff_run_reproduces_the_stored_fixture(tmp_path, engine_outputs):
+    base = engine_outputs / "feff10" / "LiMn2O4_R3.0"
     recipe = Recipe(
         "feff",
         {"feff.inp": (base / "feff_noscf.inp").read_text()},

@@ -11,10 +11,10 @@ from speciate.io import detect_format, read
 from speciate.theory import normalize, read_fdmnes_conv, read_xmu
 
 
-def test_io_read_sniffs_feff_and_fdmnes_outputs(shared_fixtures):
-    xmu = shared_fixtures / "feff10" / "LiMn2O4_R5.0" / "xmu_noscf.dat"
-    raw = shared_fixtures / "fdmnes" / "li2mno3_r5" / "Li2MnO3_R5.txt"
-    conv = shared_fixtures / "fdmnes" / "li2mno3_r5" / "Li2MnO3_R5_conv.txt"
+def test_io_read_sniffs_feff_and_fdmnes_outputs(engine_outputs):
+    xmu = engine_outputs / "feff10" / "LiMn2O4_R5.0" / "xmu_noscf.dat"
+    raw = engine_outputs / "fdmnes" / "li2mno3_r5" / "Li2MnO3_R5.txt"
+    conv = engine_outputs / "fdmnes" / "li2mno3_r5" / "Li2MnO3_R5_conv.txt"
     found = [detect_format(p).name for p in (xmu, raw, conv)]
     assert found == ["feff-xmu", "fdmnes", "fdmnes-conv"]
     s = read(xmu)
@@ -27,12 +27,12 @@ def test_io_read_sniffs_feff_and_fdmnes_outputs(shared_fixtures):
     assert normalize(c).edge_step[0] > 0
 
 
-def test_io_read_reports_a_conv_file_without_its_raw_partner(shared_fixtures):
-    path = shared_fixtures / "fdmnes" / "limn2o4_r5_convonly" / "LiMn2O4_R5_gh200_conv.txt"
+def test_io_read_reports_a_conv_file_without_its_raw_partner(engine_outputs):
+    path = engine_outputs / "fdmnes" / "limn2o4_r5_convonly" / "LiMn2O4_R5_gh200_conv.txt"
     with pytest.raises(ReadError, match="pass e_edge="):
         read(path)
 
 
-def test_column_choices_are_refused_for_fixed_engine_files(shared_fixtures):
+def test_column_choices_are_refused_for_fixed_engine_files(engine_outputs):
     with pytest.raises(ValidationError, match="fixed columns"):
-        read(shared_fixtures / "feff10" / "LiMn2O4_R3.0" / "xmu.dat", mu="mu0")
+        read(engine_outputs / "feff10" / "LiMn2O4_R3.0" / "xmu.dat", mu="mu0")

@@ -67,9 +67,9 @@ FDMNES_DOCUMENTED = {
 
 
 @pytest.mark.parametrize("case", sorted(FDMNES_DOCUMENTED))
-def test_fdmnes_fixtures_show_the_documented_derivative_maxima(shared_fixtures, case):
+def test_fdmnes_fixtures_show_the_documented_derivative_maxima(engine_outputs, case):
     name, expected = FDMNES_DOCUMENTED[case]
-    spec = read_fdmnes_conv(shared_fixtures / "fdmnes" / case / f"{name}_conv.txt")
+    spec = read_fdmnes_conv(engine_outputs / "fdmnes" / case / f"{name}_conv.txt")
     found = derivative_maxima(spec.to_series(name), window=(6543, 6562), gaussian_fwhm=0)
     np.testing.assert_allclose(found.positions[0], expected, atol=0.3)
     if case.startswith("limn2o4") and len(expected) == 3:
@@ -81,17 +81,17 @@ def test_fdmnes_fixtures_show_the_documented_derivative_maxima(shared_fixtures, 
     ("radius", "documented"),
     [("5.0", [6544.5, 6548.7, 6558.7]), ("6.0", [6545.2, 6549.0, 6558.8])],
 )
-def test_feff_fixtures_maxima_match_the_engine_notes(shared_fixtures, radius, documented):
+def test_feff_fixtures_maxima_match_the_engine_notes(engine_outputs, radius, documented):
     # the engine notes used a spline derivative and 3 % prominence; the stated rule (1 eV
     # Gaussian, 5 %) finds the same three maxima on FEFF's default 65-point grid
-    spec = read_xmu(shared_fixtures / "feff10" / f"LiMn2O4_R{radius}" / "xmu_noscf.dat")
+    spec = read_xmu(engine_outputs / "feff10" / f"LiMn2O4_R{radius}" / "xmu_noscf.dat")
     found = derivative_maxima(spec.to_series(radius), window=(6543, 6562))
     np.testing.assert_allclose(found.positions[0], documented, atol=0.7)
 
 
-def test_feff_fixtures_small_cluster_has_fewer_maxima_than_large(shared_fixtures):
+def test_feff_fixtures_small_cluster_has_fewer_maxima_than_large(engine_outputs):
     counts = {}
     for radius in ("3.0", "4.0", "5.0", "6.0"):
-        spec = read_xmu(shared_fixtures / "feff10" / f"LiMn2O4_R{radius}" / "xmu_noscf.dat")
+        spec = read_xmu(engine_outputs / "feff10" / f"LiMn2O4_R{radius}" / "xmu_noscf.dat")
         counts[radius] = derivative_maxima(spec.to_series(radius), window=(6543, 6562)).counts[0]
     assert max(counts["3.0"], counts["4.0"]) < min(counts["5.0"], counts["6.0"])

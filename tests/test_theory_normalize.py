@@ -52,8 +52,8 @@ def test_norm_does_not_depend_on_scale_or_absorber_count(scale, n_abs, e0):
     np.testing.assert_allclose(b.edge_step / n_abs, scale * a.edge_step, rtol=1e-9)
 
 
-def test_fdmnes_spectra_of_16_and_4_absorbers_land_on_one_scale(shared_fixtures):
-    fdm = shared_fixtures / "fdmnes"
+def test_fdmnes_spectra_of_16_and_4_absorbers_land_on_one_scale(engine_outputs):
+    fdm = engine_outputs / "fdmnes"
     spinel = read_fdmnes_conv(fdm / "limn2o4_r5" / "LiMn2O4_R5_conv.txt")
     li2 = read_fdmnes_conv(fdm / "li2mno3_r5" / "Li2MnO3_R5_conv.txt")
     both = Series.concat([spinel.to_series("LiMn2O4 R5"), li2.to_series("Li2MnO3 R5")])
@@ -68,8 +68,8 @@ def test_fdmnes_spectra_of_16_and_4_absorbers_land_on_one_scale(shared_fixtures)
     assert np.all(res.norm[:, res.energy < 6536].max(axis=1) < 0.3)
 
 
-def test_feff_spectrum_is_already_near_unit_scale(shared_fixtures):
-    spec = read_xmu(shared_fixtures / "feff10" / "LiMn2O4_R5.0" / "xmu_noscf.dat")
+def test_feff_spectrum_is_already_near_unit_scale(engine_outputs):
+    spec = read_xmu(engine_outputs / "feff10" / "LiMn2O4_R5.0" / "xmu_noscf.dat")
     res = normalize(spec.to_series("LiMn2O4 R5"), post=(40, 55))
     # FEFF normalizes mu to 1 at 50 eV above the edge itself
     assert res.edge_step[0] == pytest.approx(1.0, abs=0.15)
