@@ -197,7 +197,7 @@ def test_all_nan_spectra_are_named(six):
     bad = dataclasses.replace(
         both, norm=np.vstack([both.norm[0], np.full_like(both.norm[1], np.nan)])
     )
-    with pytest.raises(FitError, match=r"\[1\] are all NaN"):
+    with pytest.raises(ValidationError, match=r"\[1\] are NaN everywhere"):
         lcf(bad, six[:3])
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["freeze", "readonly_copy"]
+__all__ = ["freeze", "readonly_copy", "readonly_view"]
 
 
 def readonly_copy(a: Any, dtype: Any = float) -> np.ndarray:
@@ -26,3 +26,14 @@ def freeze(a: np.ndarray) -> np.ndarray:
         return readonly_copy(a)
     a.setflags(write=False)
     return a
+
+
+def readonly_view(a: Any) -> np.ndarray:
+    """A read-only float view of ``a``: no copy when ``a`` is already a float array.
+
+    The caller's array keeps its own flags (only the view is locked), so user data
+    passed in stays writeable.
+    """
+    out = np.asarray(a, dtype=float).view()
+    out.setflags(write=False)
+    return out

@@ -1,19 +1,44 @@
-"""What produced a result: the function, its parameters, inputs' hashes and package versions."""
+"""What produced a result: the function, its parameters, inputs' hashes and package versions.
+
+One mechanism records it: the `records_provenance` decorator binds the call's arguments to
+the function's signature, summarizes every array-like input by shape and hash (never its
+values), and attaches the record to the returned result's ``provenance`` (or, for a
+`Series`, to ``meta["provenance"]``). Functions may still put facts only they know (the
+ranges actually used, what was clipped) into ``provenance`` themselves; the decorator
+keeps them beside the call's arguments.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import functools
 import hashlib
+import inspect
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["file_sha256", "jsonable", "make_provenance", "versions"]
+__all__ = [
+    "array_summary",
+    "file_sha256",
+    "jsonable",
+    "make_provenance",
+    "records_provenance",
+    "summarize",
+    "versions",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Arrays up to this many elements are short parameters (ranges, bounds) and kept as values.
+_INLINE_SIZE = 16
+# Keys of a provenance record that the decorator owns.
+_OWN_KEYS = ("function", "parameters", "versions", "created")
 
 
 def versions(*packages: str) -> dict[str, str]:
@@ -41,13 +66,72 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def array_summary(a: Any) -> dict[str, Any]:
+    """Shape, dtype and a content hash (BLAKE2b, 128 bit) of an array."""
+    arr = np.ascontiguousarray(a)
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(str(arr.dtype).encode())
+    digest.update(str(arr.shape).encode())
+    if arr.dtype.hasobject:
+        digest.update(repr(arr.tolist()).encode())
+    else:
+        digest.update(arr.data)
+    return {"shape": list(arr.shape), "dtype": str(arr.dtype), "blake2b": digest.hexdigest()}
+
+
+def summarize(value: Any) -> Any:
+    """A JSON-friendly summary of a call argument: data by shape and hash, not by value.
+
+    Series, normalized results, spectrum images and other objects holding arrays are
+    summarized by their type, sizes, labels (first few) and a hash of their arrays;
+    earlier results also name the function that produced them.
+    """
+    if isinstance(value, np.ndarray) and value.size > _INLINE_SIZE:
+        return array_summary(value)
+    if isinstance(value, (str, Path, int, float, bool, np.generic, np.ndarray)) or value is None:
+        return jsonable(value)
+    if isinstance(value, Mapping):
+        return {str(k): summarize(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [summarize(v) for v in value]
+    arrays = _data_arrays(value)
+    if arrays:
+        out: dict[str, Any] = {"type": type(value).__name__}
+        for name, arr in arrays.items():
+            out[name] = array_summary(arr)
+        labels = getattr(value, "labels", None)
+        if labels is not None and not isinstance(labels, np.ndarray):
+            labels = list(labels)
+            out["labels"] = labels[:5] + (["..."] if len(labels) > 5 else [])
+        produced = getattr(value, "provenance", None)
+        if isinstance(produced, Mapping) and "function" in produced:
+            out["produced_by"] = produced["function"]
+        return out
+    return jsonable(value)
+
+
+def _data_arrays(value: Any) -> dict[str, np.ndarray]:
+    """The arrays that identify an object's data (energy/mu/norm/data/weights...)."""
+    out = {}
+    for name in ("energy", "mu", "norm", "data", "axis", "time_s", "voltage_v", "weights"):
+        arr = getattr(value, name, None)
+        if isinstance(arr, np.ndarray):
+            out[name] = arr
+    return out
+
+
 def jsonable(value: Any) -> Any:
-    """Turn numpy scalars/arrays, paths and tuples into JSON-friendly values."""
+    """Turn numpy scalars/arrays, paths and tuples into JSON-friendly values.
+
+    Arrays of more than a few elements become a summary (shape, dtype, hash).
+    """
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
+        if value.size > _INLINE_SIZE:
+            return array_summary(value)
         return jsonable(value.tolist())
     if isinstance(value, np.generic):
         return value.item()
@@ -70,7 +154,7 @@ def make_provenance(
     function
         Dotted name of the public function that produced the result.
     parameters
-        The parameters it was called with (arrays are summarized by value).
+        The parameters it was called with (arrays are summarized by shape and hash).
     **extra
         Other facts worth keeping (input hashes, the ranges actually used...).
     """
@@ -81,5 +165,89 @@ def make_provenance(
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     record.update(jsonable(extra))
+    json.dumps(record)
+    return record
+
+
+def call_parameters(func: Callable[..., Any], args: tuple, kwargs: Mapping[str, Any]) -> dict:
+    """The call's arguments bound to ``func``'s signature, defaults applied, summarized."""
+    bound = inspect.signature(func).bind(*args, **kwargs)
+    bound.apply_defaults()
+    params: dict[str, Any] = {}
+    for name, value in bound.arguments.items():
+        kind = inspect.signature(func).parameters[name].kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            params.update({k: summarize(v) for k, v in value.items()})
+        else:
+            params[name] = summarize(value)
+    return params
+
+
+def records_provenance(func: F | None = None, *, name: str | None = None) -> Any:
+    """Decorate a public function so that its result carries the call's provenance.
+
+    The result must be a dataclass with a ``provenance`` field or a `Series` (the record
+    goes to ``meta["provenance"]``). Facts the function recorded itself in
+    ``provenance`` are kept; its own ``parameters`` entry, if any, is kept as ``details``
+    when it differs from the bound arguments.
+
+    Parameters
+    ----------
+    func
+        The function (when used as ``@records_provenance``).
+    name
+        Dotted name to record; default ``module.qualname`` of the function, with private
+        submodules dropped (``speciate.fit._x.f`` records as ``speciate.fit.f``).
+    """
+
+    def decorate(f: F) -> F:
+        label = name or _public_name(f)
+
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            result = f(*args, **kwargs)
+            return attach(result, label, call_parameters(f, args, kwargs))
+
+        wrapper.__wrapped_provenance__ = label  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(func) if func is not None else decorate
+
+
+def _public_name(f: Callable[..., Any]) -> str:
+    parts = [p for p in f.__module__.split(".") if not p.startswith("_")]
+    return ".".join([*parts, f.__qualname__])
+
+
+def attach(result: Any, function: str, parameters: Mapping[str, Any]) -> Any:
+    """``result`` with a provenance record for ``function(**parameters)`` attached."""
+    from speciate.series import Series
+
+    if isinstance(result, Series):
+        own = result.meta.get("provenance") or {}
+        meta = dict(result.meta)
+        meta["provenance"] = _merge(function, parameters, own)
+        return result.replace(meta=meta)
+    if dataclasses.is_dataclass(result) and any(
+        f.name == "provenance" for f in dataclasses.fields(result)
+    ):
+        own = getattr(result, "provenance", None) or {}
+        # results are frozen dataclasses; the record is part of constructing them
+        object.__setattr__(result, "provenance", _merge(function, parameters, own))
+        return result
+    raise TypeError(
+        f"{function} returns {type(result).__name__}, which has no provenance field"
+    )
+
+
+def _merge(function: str, parameters: Mapping[str, Any], own: Mapping[str, Any]) -> dict:
+    record = make_provenance(function, {})
+    record["parameters"] = dict(parameters)
+    for key, value in own.items():
+        if key not in _OWN_KEYS:
+            record[key] = value
+    details = own.get("parameters")
+    if details and jsonable(details) != record["parameters"]:
+        record["details"] = jsonable(details)
     json.dumps(record)
     return record

@@ -26,11 +26,11 @@ from speciate._arrays import freeze
 from speciate._arrays import readonly_copy as _readonly
 from speciate.errors import FitError, ValidationError
 from speciate.series import Series
+from speciate.xanes.normalized import Normalized, as_normalized
 
 __all__ = ["Design", "FitData", "ShiftTable", "Standards", "as_fit_data", "as_standards",
            "make_design"]  # fmt: skip
 
-_ARRAYS = ("norm", "flat", "mu")
 # Two standards whose shapes on the fit window agree to this cosine are the same spectrum.
 _DUPLICATE_COSINE = 1.0 - 1e-8
 # Above this condition number (columns scaled to unit norm) the weights are not determined:
@@ -162,47 +162,30 @@ class Standards:
         )
 
 
-def _values_of(obj: Any, array: str, what: str) -> tuple[np.ndarray, np.ndarray]:
-    if array not in _ARRAYS:
-        raise ValidationError(f"array must be one of {list(_ARRAYS)}; got {array!r}")
-    if isinstance(obj, Series):
-        return obj.energy, obj.mu
-    if hasattr(obj, "norm") and hasattr(obj, "edge_step") and hasattr(obj, "energy"):
-        return np.asarray(obj.energy, dtype=float), np.asarray(getattr(obj, array), dtype=float)
-    raise ValidationError(
-        f"{what} must be a NormResult or an already-normalized Series; got {type(obj).__name__}"
-    )
+def _values_of(obj: Any, array: str, what: str) -> Normalized:
+    if isinstance(obj, (list, tuple)) or not (isinstance(obj, Series) or hasattr(obj, "norm")):
+        raise ValidationError(
+            f"{what} must be a NormResult or an already-normalized Series; "
+            f"got {type(obj).__name__}"
+        )
+    return as_normalized(obj, array)
 
 
 def as_fit_data(data: Any, array: str = "norm") -> FitData:
     """Turn a `NormResult` (its ``array``) or a normalized `Series` into `FitData`.
 
-    All-NaN spectra are rejected here, naming them.
+    The NaN policy is `speciate.xanes.as_normalized`'s: NaN marks energies a spectrum
+    does not cover; spectra that are NaN everywhere are rejected, naming them.
     """
-    energy, values = _values_of(data, array, "data")
-    values = np.atleast_2d(values)
-    # a row sum is NaN whenever the row holds a NaN: look closer only then
-    all_nan = np.zeros(values.shape[0], bool)
-    if np.isnan(values.sum(axis=1)).any():
-        all_nan = np.isnan(values).all(axis=1)
-    if all_nan.any():
-        bad = np.nonzero(all_nan)[0]
-        raise FitError(
-            f"data spectra {bad[:10].tolist()} are all NaN ({bad.size} of {values.shape[0]}); "
-            "drop them before fitting"
-        )
-    if isinstance(data, Series):
-        e0 = data.coords.get("e0")
-        e0 = None if e0 is None else np.asarray(e0, dtype=float)
-    else:
-        e0 = np.asarray(data.e0, dtype=float)
+    norm = _values_of(data, array, "data")
+    e0 = None if np.isnan(norm.e0).all() else np.asarray(norm.e0)
     return FitData(
-        energy=np.asarray(energy, dtype=float),
-        values=values,
+        energy=norm.energy,
+        values=norm.norm,
         e0=e0,
-        labels=tuple(data.labels),
-        time=data.time,
-        coords=dict(data.coords),
+        labels=norm.labels,
+        time=norm.time,
+        coords=dict(norm.coords),
     )
 
 
@@ -220,22 +203,22 @@ def as_standards(standards: Any, array: str = "norm") -> Standards:
     values: list[np.ndarray] = []
     coord_parts: list[dict[str, np.ndarray]] = []
     for n, item in enumerate(items):
-        energy, vals = _values_of(item, array, f"standards[{n}]")
-        vals = np.atleast_2d(vals)
+        norm = _values_of(item, array, f"standards[{n}]")
+        energy, vals = norm.energy, norm.norm
         bad = ~np.isfinite(vals)
         if bad.any():
             row = int(np.nonzero(bad.any(axis=1))[0][0])
             raise FitError(
-                f"standard {item.labels[row]!r} has {int(bad[row].sum())} NaN/inf value(s); "
+                f"standard {norm.labels[row]!r} has {int(bad[row].sum())} NaN/inf value(s); "
                 "standards must be finite"
             )
         # one entry per standard (a handful), each keeping its own energy grid: the
         # spectra themselves are never looped over
         for row in range(vals.shape[0]):
-            names.append(str(item.labels[row]))
+            names.append(str(norm.labels[row]))
             energies.append(_frozen(energy))
             values.append(_frozen(vals[row]))
-        coord_parts.append({key: np.asarray(val) for key, val in item.coords.items()})
+        coord_parts.append({key: np.asarray(val) for key, val in norm.coords.items()})
     shared = set.intersection(*(set(c) for c in coord_parts)) if coord_parts else set()
     coords = {key: np.concatenate([c[key] for c in coord_parts]) for key in sorted(shared)}
     if len(set(names)) != len(names):

@@ -1,0 +1,56 @@
+"""The provenance mechanism: call arguments bound, data summarized by shape and hash."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+
+from speciate import Series
+from speciate.provenance import array_summary, records_provenance, summarize
+
+
+@dataclass(frozen=True)
+class _Result:
+    value: float
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+@records_provenance(name="speciate.tests.scale")
+def _scale(series: Series, factor: float = 2.0, *, window=(0.0, 1.0)) -> _Result:
+    return _Result(float(series.mu.sum() * factor), {"used": "everything"})
+
+
+def test_decorated_call_records_bound_arguments_and_keeps_own_facts():
+    s = Series(np.linspace(0, 1, 50), np.ones((3, 50)))
+    res = _scale(s, window=(0.1, 0.9))
+    rec = res.provenance
+    assert rec["function"] == "speciate.tests.scale"
+    assert rec["parameters"]["factor"] == 2.0
+    assert rec["parameters"]["window"] == [0.1, 0.9]
+    assert rec["parameters"]["series"]["type"] == "Series"
+    assert rec["parameters"]["series"]["mu"]["shape"] == [3, 50]
+    assert rec["used"] == "everything"
+    # data are summarized, never dumped: the record stays small and JSON
+    assert len(json.dumps(rec)) < 2000
+
+
+def test_summary_hash_changes_with_content_and_not_with_identity():
+    a = np.arange(100.0)
+    b = a.copy()
+    assert array_summary(a) == array_summary(b)
+    b[50] += 1e-12
+    assert array_summary(a)["blake2b"] != array_summary(b)["blake2b"]
+    assert summarize(np.arange(3.0)) == [0.0, 1.0, 2.0]
+
+
+def test_result_without_provenance_field_is_a_programming_error():
+    @records_provenance
+    def bad() -> int:
+        return 1
+
+    with pytest.raises(TypeError, match="no provenance field"):
+        bad()
