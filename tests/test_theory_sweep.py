@@ -32,7 +32,7 @@ from speciate.theory import (
     recipe_key,
     sweep,
 )
-from speciate.theory.base import write_files
+from speciate.theory.base import plan_each, write_files
 from speciate.theory.runner import run_command
 
 SCRIPT = """\
@@ -77,6 +77,12 @@ class FakeEngine:
 
     def write(self, recipe: Recipe, work_dir: Path) -> tuple[Path, ...]:
         return write_files(recipe, work_dir)
+
+    def build_radius(self, radii, options) -> float:
+        return max(radii) + 1.0
+
+    def plan(self, cluster: Any, radii, options) -> dict:
+        return plan_each(self, cluster, radii, options)
 
     def run(self, recipe: Recipe, work_dir: Path, timeout: float | None) -> Any:
         return run_command(

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["freeze", "readonly_copy", "readonly_view"]
+__all__ = ["freeze", "frozen_copy", "readonly_copy", "readonly_view"]
 
 
 def readonly_copy(a: Any, dtype: Any = float) -> np.ndarray:
@@ -14,6 +14,11 @@ def readonly_copy(a: Any, dtype: Any = float) -> np.ndarray:
     out = np.array(a, dtype=dtype, copy=True)
     out.setflags(write=False)
     return out
+
+
+def frozen_copy(a: Any) -> np.ndarray:
+    """A read-only copy of ``a`` keeping its dtype (integer, boolean and text columns stay so)."""
+    return readonly_copy(a, dtype=None)
 
 
 def freeze(a: np.ndarray) -> np.ndarray:
@@ -28,12 +33,13 @@ def freeze(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def readonly_view(a: Any) -> np.ndarray:
-    """A read-only float view of ``a``: no copy when ``a`` is already a float array.
+def readonly_view(a: Any, dtype: Any = float) -> np.ndarray:
+    """A read-only view of ``a``: no copy when ``a`` already has ``dtype`` (``None`` keeps it).
 
     The caller's array keeps its own flags (only the view is locked), so user data
-    passed in stays writeable.
+    passed in stays writeable. For large inputs (spectrum images of hundreds of MB) that
+    must not be copied.
     """
-    out = np.asarray(a, dtype=float).view()
+    out = np.asarray(a, dtype=dtype).view()
     out.setflags(write=False)
     return out

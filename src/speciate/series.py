@@ -14,17 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from speciate._arrays import readonly_copy
+from speciate._arrays import frozen_copy
 from speciate.errors import ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
 __all__ = ["Series"]
-
-
-def _frozen(array: np.ndarray) -> np.ndarray:
-    return readonly_copy(array, dtype=None)
 
 
 def _as_float_2d(mu: Any, name: str) -> np.ndarray:
@@ -110,7 +106,7 @@ def _normalize_coords(coords: Mapping[str, Any] | None, n_s: int) -> Mapping[str
             )
         if arr.dtype.kind == "O":
             arr = arr.astype(str)
-        out[name] = _frozen(arr)
+        out[name] = frozen_copy(arr)
     return MappingProxyType(out)
 
 
@@ -185,13 +181,13 @@ class Series:
                     f"reference must have the shape of mu {mu.shape}; got {reference.shape}"
                 )
             _check_finite(reference, "reference")
-            reference = _frozen(reference)
+            reference = frozen_copy(reference)
         time = _normalize_time(self.time, n_s)
         set_ = object.__setattr__
-        set_(self, "energy", _frozen(energy))
-        set_(self, "mu", _frozen(mu))
+        set_(self, "energy", frozen_copy(energy))
+        set_(self, "mu", frozen_copy(mu))
         set_(self, "labels", labels)
-        set_(self, "time", None if time is None else _frozen(time))
+        set_(self, "time", None if time is None else frozen_copy(time))
         set_(self, "reference", reference)
         set_(self, "coords", _normalize_coords(self.coords, n_s))
         set_(self, "meta", _check_meta(self.meta))
@@ -277,7 +273,18 @@ class Series:
         return cls(e_sorted, mu_sorted, reference=ref_sorted, meta=meta, **kwargs)
 
     # --------------------------------------------------------------- selection
-    def _index(self, key: Any) -> np.ndarray:
+    def indices(self, key: Any) -> np.ndarray:
+        """Positions (n_selected,) int of the spectra ``key`` selects, as `select` reads it.
+
+        ``key`` is a label, labels, an index or indices (negative count from the end), a
+        slice or a boolean mask of shape (n_spectra,).
+
+        Raises
+        ------
+        ValidationError
+            Unknown labels, indices out of range, a mask of the wrong shape, or an empty
+            selection.
+        """
         if isinstance(key, str):
             key = [key]
         if isinstance(key, (int, np.integer)):
@@ -317,12 +324,15 @@ class Series:
             raise ValidationError("selection is empty: a Series needs at least one spectrum")
         return idx
 
+    # kept until every caller uses the public name
+    _index = indices
+
     def select(self, key: Any) -> Series:
         """Select spectra by label(s), index/indices, slice or boolean mask.
 
         Coords, time and reference are carried along.
         """
-        idx = self._index(key)
+        idx = self.indices(key)
         return Series(
             self.energy,
             self.mu[idx],

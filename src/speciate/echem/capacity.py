@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from speciate._arrays import frozen_copy
+from speciate.echem._common import check_mass
 from speciate.echem.cycles import Segmentation, row_charge_mah, segment
-from speciate.echem.cycling import Cycling, _frozen
-from speciate.errors import ValidationError
+from speciate.echem.cycling import Cycling
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -40,15 +41,6 @@ def counter_increments(counter: np.ndarray) -> np.ndarray:
         d = np.diff(c)
         inc[1:] = np.where(d < 0, c[1:], d)
     return inc
-
-
-def _check_mass(mass_mg: float | None) -> float | None:
-    if mass_mg is None:
-        return None
-    mass = float(mass_mg)
-    if not np.isfinite(mass) or mass <= 0:
-        raise ValidationError(f"mass_mg (active mass, mg) must be a positive number; got {mass_mg}")
-    return mass
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,17 +140,17 @@ def half_cycle_summary(
         mean_v = np.where(cap > 0, energy / cap, np.nan)
     stops = seg.stops
     return HalfCycleSummary(
-        half_cycle=_frozen(np.arange(1, n + 1)),
+        half_cycle=frozen_copy(np.arange(1, n + 1)),
         cycle=seg.half_cycle_cycle,
         direction=seg.direction,
         start_row=seg.starts,
-        stop_row=_frozen(stops),
-        start_s=_frozen(t[seg.starts]),
-        end_s=_frozen(t[stops - 1]),
-        capacity_mah=_frozen(cap),
-        cycler_capacity_mah=_frozen(q_cycler),
-        energy_mwh=_frozen(energy),
-        mean_voltage_v=_frozen(mean_v),
+        stop_row=frozen_copy(stops),
+        start_s=frozen_copy(t[seg.starts]),
+        end_s=frozen_copy(t[stops - 1]),
+        capacity_mah=frozen_copy(cap),
+        cycler_capacity_mah=frozen_copy(q_cycler),
+        energy_mwh=frozen_copy(energy),
+        mean_voltage_v=frozen_copy(mean_v),
         segmentation=seg,
         meta={"method": method, "rest_current_ma": seg.rest_current_ma},
     )
@@ -264,7 +256,7 @@ def capacity_per_cycle(
     -------
     CycleSummary
     """
-    mass = _check_mass(mass_mg)
+    mass = check_mass(mass_mg)
     hc = half_cycle_summary(cycling, segmentation=segmentation, method=method)
     cycles = np.unique(hc.cycle)
     pos = np.searchsorted(cycles, hc.cycle)
@@ -294,22 +286,22 @@ def capacity_per_cycle(
         )
         retention = q_d / _first_valid(q_d)
     fade = v_d - _first_valid(v_d)
-    spec_c = None if mass is None else _frozen(q_c / (mass * 1e-3))
-    spec_d = None if mass is None else _frozen(q_d / (mass * 1e-3))
+    spec_c = None if mass is None else frozen_copy(q_c / (mass * 1e-3))
+    spec_d = None if mass is None else frozen_copy(q_d / (mass * 1e-3))
     return CycleSummary(
-        cycle=_frozen(cycles),
-        charge_capacity_mah=_frozen(q_c),
-        discharge_capacity_mah=_frozen(q_d),
+        cycle=frozen_copy(cycles),
+        charge_capacity_mah=frozen_copy(q_c),
+        discharge_capacity_mah=frozen_copy(q_d),
         specific_charge_capacity_mah_g=spec_c,
         specific_discharge_capacity_mah_g=spec_d,
-        coulombic_efficiency=_frozen(ce),
-        charge_energy_mwh=_frozen(e_c),
-        discharge_energy_mwh=_frozen(e_d),
-        mean_charge_voltage_v=_frozen(v_c),
-        mean_discharge_voltage_v=_frozen(v_d),
-        voltage_hysteresis_v=_frozen(v_c - v_d),
-        capacity_retention=_frozen(retention),
-        mean_discharge_voltage_fade_v=_frozen(fade),
+        coulombic_efficiency=frozen_copy(ce),
+        charge_energy_mwh=frozen_copy(e_c),
+        discharge_energy_mwh=frozen_copy(e_d),
+        mean_charge_voltage_v=frozen_copy(v_c),
+        mean_discharge_voltage_v=frozen_copy(v_d),
+        voltage_hysteresis_v=frozen_copy(v_c - v_d),
+        capacity_retention=frozen_copy(retention),
+        mean_discharge_voltage_fade_v=frozen_copy(fade),
         mass_mg=mass,
         meta={
             "method": method,

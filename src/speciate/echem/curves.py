@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from speciate.echem.capacity import _check_mass
+from speciate._arrays import frozen_copy
+from speciate.echem._common import check_mass
 from speciate.echem.cycles import Segmentation, row_charge_mah, segment
-from speciate.echem.cycling import Cycling, _frozen
+from speciate.echem.cycling import Cycling
 from speciate.errors import ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -118,7 +119,7 @@ def curves(
     segmentation
         Default `segment(cycling)`.
     """
-    mass = _check_mass(mass_mg)
+    mass = check_mass(mass_mg)
     seg = segmentation or segment(cycling)
     chosen = select_half_cycles(seg, cycles, direction)
     cols = cycling.columns
@@ -132,12 +133,12 @@ def curves(
         rows &= np.abs(cols["current_ma"]) > seg.rest_current_ma
     cap = q[rows]
     return Curves(
-        cycle=_frozen(seg.cycle[rows]),
-        half_cycle=_frozen(seg.half_cycle[rows]),
-        direction=_frozen(seg.direction[seg.half_cycle[rows] - 1]),
-        time_s=_frozen(cols["time_s"][rows]),
-        voltage_v=_frozen(cols["voltage_v"][rows]),
-        capacity_mah=_frozen(cap),
-        specific_capacity_mah_g=None if mass is None else _frozen(cap / (mass * 1e-3)),
+        cycle=frozen_copy(seg.cycle[rows]),
+        half_cycle=frozen_copy(seg.half_cycle[rows]),
+        direction=frozen_copy(seg.direction[seg.half_cycle[rows] - 1]),
+        time_s=frozen_copy(cols["time_s"][rows]),
+        voltage_v=frozen_copy(cols["voltage_v"][rows]),
+        capacity_mah=frozen_copy(cap),
+        specific_capacity_mah_g=None if mass is None else frozen_copy(cap / (mass * 1e-3)),
         meta={"mass_mg": mass, "half_cycles": chosen.tolist(), "include_rests": include_rests},
     )

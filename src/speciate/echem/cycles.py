@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from speciate.echem.cycling import Cycling, _frozen
+from speciate._arrays import frozen_copy
+from speciate.echem.cycling import Cycling
 from speciate.errors import ValidationError
 
 __all__ = ["Segmentation", "row_charge_mah", "segment", "segment_current"]
@@ -115,11 +116,11 @@ def segment_current(
         hc_cycle = np.cumsum(direction == opener).astype(np.int64)
     cycle = hc_cycle[half_cycle - 1]
     return Segmentation(
-        half_cycle=_frozen(half_cycle.astype(np.int64)),
-        cycle=_frozen(cycle),
-        direction=_frozen(direction),
-        starts=_frozen(starts.astype(np.int64)),
-        half_cycle_cycle=_frozen(hc_cycle),
+        half_cycle=frozen_copy(half_cycle.astype(np.int64)),
+        cycle=frozen_copy(cycle),
+        direction=frozen_copy(direction),
+        starts=frozen_copy(starts.astype(np.int64)),
+        half_cycle_cycle=frozen_copy(hc_cycle),
         rest_current_ma=thr,
     )
 

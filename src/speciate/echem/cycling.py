@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from speciate._arrays import readonly_copy
+from speciate._arrays import frozen_copy
 from speciate.errors import ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,10 +43,6 @@ COLUMNS: Mapping[str, tuple[str, str]] = MappingProxyType(
 STEP_TYPES = ("charge", "discharge", "rest", "cv_charge", "cv_discharge", "other")
 
 
-def _frozen(array: np.ndarray) -> np.ndarray:
-    return readonly_copy(array, dtype=None)
-
-
 def _check_columns(columns: Mapping[str, Any]) -> dict[str, np.ndarray]:
     missing = [name for name in COLUMNS if name not in columns]
     if missing:
@@ -70,7 +66,7 @@ def _check_columns(columns: Mapping[str, Any]) -> dict[str, np.ndarray]:
             arr = arr.astype(np.int64)
         elif kind == "U":
             arr = arr.astype(str)
-        out[name] = _frozen(arr)
+        out[name] = frozen_copy(arr)
     if not n:
         raise ValidationError("a Cycling needs at least one row; got 0")
     for name in ("time_s", "voltage_v", "current_ma"):

@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from speciate.echem.capacity import _check_mass
+from speciate._arrays import frozen_copy
+from speciate.echem._common import check_mass
 from speciate.echem.curves import select_half_cycles
 from speciate.echem.cycles import Segmentation, row_charge_mah, segment
-from speciate.echem.cycling import Cycling, _frozen
+from speciate.echem.cycling import Cycling
 from speciate.errors import ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -178,7 +179,7 @@ def dqdv(
     smooth = float(smoothing_v)
     if not np.isfinite(smooth) or smooth < 0:
         raise ValidationError(f"smoothing_v must be >= 0 (V); got {smoothing_v}")
-    mass = _check_mass(mass_mg)
+    mass = check_mass(mass_mg)
     seg = segmentation or segment(cycling)
     chosen = select_half_cycles(seg, cycles, direction)
     if chosen.size == 0:
@@ -221,12 +222,12 @@ def dqdv(
     if mass is not None:
         out = out / (mass * 1e-3)
     return DQDV(
-        voltage_v=_frozen(v0 + (grid + 0.5) * step),
-        dqdv=_frozen(out),
-        half_cycle=_frozen(chosen),
-        cycle=_frozen(seg.half_cycle_cycle[chosen - 1]),
-        direction=_frozen(seg.direction[chosen - 1]),
-        capacity_mah=_frozen(np.abs(binned.sum(axis=1))),
+        voltage_v=frozen_copy(v0 + (grid + 0.5) * step),
+        dqdv=frozen_copy(out),
+        half_cycle=frozen_copy(chosen),
+        cycle=frozen_copy(seg.half_cycle_cycle[chosen - 1]),
+        direction=frozen_copy(seg.direction[chosen - 1]),
+        capacity_mah=frozen_copy(np.abs(binned.sum(axis=1))),
         units="mAh/V" if mass is None else "mAh/g/V",
         meta={
             "voltage_step_v": step,

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from speciate.echem.capacity import _check_mass, half_cycle_summary
+from speciate._arrays import frozen_copy
+from speciate.echem._common import check_mass
+from speciate.echem.capacity import half_cycle_summary
 from speciate.echem.cycles import Segmentation, row_charge_mah, segment
-from speciate.echem.cycling import Cycling, _frozen
+from speciate.echem.cycling import Cycling
 from speciate.errors import ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -242,7 +244,7 @@ def sync(
     """
     if outside not in ("error", "nan"):
         raise ValidationError(f"outside must be 'error' or 'nan'; got {outside!r}")
-    mass = _check_mass(mass_mg)
+    mass = check_mass(mass_mg)
     li_charge = _x_li_scale(
         mass, theoretical_capacity_mah_g, molar_mass_g_mol, electrons_per_formula, formula
     )
@@ -286,14 +288,14 @@ def sync(
     x_li = None if li_charge is None else float(x_li_initial) - q_net / li_charge
 
     def masked(a: np.ndarray) -> np.ndarray:
-        return _frozen(np.where(inside, a, np.nan))
+        return frozen_copy(np.where(inside, a, np.nan))
 
     def masked_int(a: np.ndarray) -> np.ndarray:
-        return _frozen(np.where(inside, a, -1).astype(np.int64))
+        return frozen_copy(np.where(inside, a, -1).astype(np.int64))
 
     return SyncTable(
         labels=labels,
-        cycler_time_s=_frozen(t),
+        cycler_time_s=frozen_copy(t),
         voltage=masked(voltage),
         capacity=masked(capacity),
         specific_capacity=None if mass is None else masked(capacity / (mass * 1e-3)),
@@ -302,7 +304,7 @@ def sync(
         cycle=masked_int(seg.cycle[idx]),
         half_cycle=masked_int(h),
         direction=masked_int(direction),
-        inside=_frozen(inside),
+        inside=frozen_copy(inside),
         meta={
             "offset_s": float(offset),
             "duration": None if duration is None else np.asarray(duration, dtype=float).tolist(),

@@ -7,7 +7,15 @@ multiple linear least squares (`mlls`), and summarise regions of the image.
 
 from __future__ import annotations
 
-from speciate.eels.background import BackgroundFit, fit_background, subtract_background
+from speciate.eels.background import (
+    BackgroundFit,
+    BackgroundModel,
+    Exponential,
+    PowerLaw,
+    background_model,
+    fit_background,
+    subtract_background,
+)
 from speciate.eels.deconvolution import fourier_ratio
 from speciate.eels.drift import DriftCorrection, correct_drift, edge_onset_positions, zlp_positions
 from speciate.eels.maps import OnsetMap, RatioMap, l3_l2_ratio, l3_onset, valence_from_calibration
@@ -31,14 +39,18 @@ from speciate.eels.spectrum_image import SpectrumImage
 
 __all__ = [
     "BackgroundFit",
+    "BackgroundModel",
     "DriftCorrection",
+    "Exponential",
     "MLLSResult",
     "MissingExtraError",
     "OnsetMap",
+    "PowerLaw",
     "RatioMap",
     "ReferenceGridWarning",
     "RegionStats",
     "SpectrumImage",
+    "background_model",
     "box_mask",
     "collect_references",
     "correct_drift",

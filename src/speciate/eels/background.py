@@ -19,42 +19,101 @@ from the median for the series to converge quickly are evaluated exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from speciate._arrays import readonly_view
 from speciate.eels._chunks import map_pixels, matmul_rows
 from speciate.eels.spectrum_image import SpectrumImage
 from speciate.errors import ValidationError
 from speciate.provenance import make_provenance
 
-__all__ = ["BackgroundFit", "fit_background", "subtract_background"]
+__all__ = [
+    "MODELS",
+    "BackgroundFit",
+    "BackgroundModel",
+    "Exponential",
+    "PowerLaw",
+    "background_model",
+    "fit_background",
+    "subtract_background",
+]
 
 Model = Literal["power_law", "exponential"]
-_MODELS = ("power_law", "exponential")
 
 
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a)
-    a.setflags(write=False)
-    return a
+class BackgroundModel(Protocol):
+    """A pre-edge background that is a straight line ``ln I = a + s x`` in one abscissa.
+
+    Both fits (`fit_background` and the background of `speciate.eels.mlls`) see a model
+    only through this protocol: its linear columns, the bounds of its energy axis and the
+    range of exponents that is physically plausible.
+    """
+
+    name: str
+    #: (low, high) exponent considered plausible; pixels outside are flagged, not clipped.
+    plausible_exponent: tuple[float, float]
+
+    def columns(self, energy: np.ndarray) -> np.ndarray:
+        """The abscissa ``x`` of the line, shape (n_channels,); validates the energy bounds."""
+        ...
 
 
-def _abscissa(energy: np.ndarray, model: str) -> np.ndarray:
-    if model == "power_law":
+@dataclass(frozen=True)
+class PowerLaw:
+    """``I = A E^-r``: linear in ``ln E``; losses must be positive.
+
+    The plausible range of r (2–6) is the one reported for inner-shell edges in EELS
+    (Egerton, *Electron Energy-Loss Spectroscopy in the Electron Microscope*, ch. 4);
+    exponents outside it usually mean the window holds part of an edge or of the plural
+    scattering of a lower one.
+    """
+
+    name: str = "power_law"
+    plausible_exponent: tuple[float, float] = (2.0, 6.0)
+
+    def columns(self, energy: np.ndarray) -> np.ndarray:
+        energy = np.asarray(energy, dtype=float)
         if (energy <= 0).any():
             raise ValidationError(
                 "a power-law background needs positive energy losses; the window starts at "
                 f"{energy[0]:.2f} eV"
             )
         return np.log(energy)
-    return np.asarray(energy, dtype=float)
 
 
-def _check_model(model: str) -> None:
-    if model not in _MODELS:
-        raise ValidationError(f"background model must be one of {_MODELS}; got {model!r}")
+@dataclass(frozen=True)
+class Exponential:
+    """``I = A exp(-b E)``: linear in ``E`` (b in 1/eV, positive for a falling background)."""
+
+    name: str = "exponential"
+    plausible_exponent: tuple[float, float] = (0.0, np.inf)
+
+    def columns(self, energy: np.ndarray) -> np.ndarray:
+        return np.asarray(energy, dtype=float)
+
+
+MODELS: dict[str, BackgroundModel] = {m.name: m for m in (PowerLaw(), Exponential())}
+
+
+def background_model(model: str | BackgroundModel) -> BackgroundModel:
+    """The `BackgroundModel` named ``model`` (``"power_law"`` or ``"exponential"``).
+
+    Raises
+    ------
+    ValidationError
+        If no model has that name.
+    """
+    if not isinstance(model, str):
+        return model
+    try:
+        return MODELS[model]
+    except KeyError:
+        raise ValidationError(
+            f"background model must be one of {tuple(MODELS)}; got {model!r}"
+        ) from None
 
 
 def fit_flat(y: np.ndarray, x: np.ndarray, iterations: int = 2) -> tuple[np.ndarray, ...]:
@@ -251,21 +310,27 @@ class BackgroundFit:
 
     def __post_init__(self) -> None:
         for name in ("log_amplitude", "exponent", "n_masked"):
-            object.__setattr__(self, name, _readonly(np.asarray(getattr(self, name))))
+            object.__setattr__(self, name, readonly_view(getattr(self, name), dtype=None))
 
     @property
     def amplitude(self) -> np.ndarray:
         """A in counts (power law: counts at 1 eV), shape (ny, nx)."""
         return np.exp(self.log_amplitude)
 
+    @property
+    def implausible(self) -> np.ndarray:
+        """Pixels whose exponent lies outside the model's plausible range, shape (ny, nx)."""
+        lo, hi = background_model(self.model).plausible_exponent
+        return ~((self.exponent >= lo) & (self.exponent <= hi))
+
     def evaluate(self, energy: Any) -> np.ndarray:
         """Background counts at ``energy`` (eV, shape (n,)), shape (ny, nx, n)."""
-        x = _abscissa(np.asarray(energy, dtype=float), self.model)
+        x = background_model(self.model).columns(energy)
         return evaluate_flat(self.log_amplitude[..., None], -self.exponent[..., None], x)
 
     def shape_at(self, energy: Any) -> np.ndarray:
         """Background shape normalised to 1 at the first energy, shape (ny, nx, n)."""
-        x = _abscissa(np.asarray(energy, dtype=float), self.model)
+        x = background_model(self.model).columns(energy)
         return np.exp(-self.exponent[..., None] * (x - x[0]))
 
 
@@ -305,9 +370,9 @@ def fit_background(
         Unknown model, a window outside the data, or a pixel with fewer than 2 positive
         channels in the window.
     """
-    _check_model(model)
+    shape = background_model(model)
     sl = si.channels(window, "background window")
-    x = _abscissa(si.energy[sl], model)
+    x = shape.columns(si.energy[sl])
 
     def kernel(y: np.ndarray) -> np.ndarray:
         a, s, n = fit_flat(y, x, iterations)
@@ -315,7 +380,7 @@ def fit_background(
 
     out = map_pixels(kernel, si.data, 3, sl)
     return BackgroundFit(
-        model=model,
+        model=shape.name,
         window=(float(window[0]), float(window[1])),
         log_amplitude=out[..., 0],
         exponent=-out[..., 1],

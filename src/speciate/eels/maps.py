@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from speciate._arrays import readonly_view
 from speciate.eels.spectrum_image import SpectrumImage
 from speciate.errors import ValidationError
 from speciate.series import Series
@@ -32,12 +33,6 @@ __all__ = [
 # Model calibration points (speciate.eels.synthetic); measure your own on known standards.
 MN_L3_L2_RATIO: Mapping[float, float] = {2.0: 4.3, 3.0: 2.6, 4.0: 1.9}
 MN_L3_ONSET_EV: Mapping[float, float] = {2.0: 640.0, 3.0: 640.9, 4.0: 641.8}
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a)
-    a.setflags(write=False)
-    return a
 
 
 def _rows(obj: SpectrumImage | Series, window: tuple[float, float], name: str):
@@ -95,7 +90,7 @@ class RatioMap:
 
     def __post_init__(self) -> None:
         for name in ("ratio", "l3", "l2"):
-            object.__setattr__(self, name, _readonly(getattr(self, name)))
+            object.__setattr__(self, name, readonly_view(getattr(self, name), dtype=None))
 
 
 def l3_l2_ratio(
@@ -169,7 +164,7 @@ class OnsetMap:
     window: tuple[float, float]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "onset", _readonly(self.onset))
+        object.__setattr__(self, "onset", readonly_view(self.onset, dtype=None))
 
 
 def l3_onset(

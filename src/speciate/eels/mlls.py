@@ -17,11 +17,11 @@ from typing import Any, Literal
 
 import numpy as np
 
+from speciate._arrays import readonly_view
 from speciate.eels._chunks import map_pixels, matmul_rows
 from speciate.eels.background import (
     BackgroundFit,
-    _abscissa,
-    _check_model,
+    background_model,
     evaluate_rows,
     fit_flat,
 )
@@ -34,14 +34,6 @@ __all__ = ["MLLSResult", "mlls"]
 
 # Condition number above which the references cannot be told apart in the window.
 _MAX_COND = 1e8
-
-
-def _readonly(a: np.ndarray | None) -> np.ndarray | None:
-    if a is None:
-        return None
-    a = np.ascontiguousarray(a)
-    a.setflags(write=False)
-    return a
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,7 +100,9 @@ class MLLSResult:
             "derivative_coefficients",
             "background_scale",
         ):
-            object.__setattr__(self, name, _readonly(getattr(self, name)))
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, readonly_view(value, dtype=None))
 
     @property
     def fractions(self) -> np.ndarray:
@@ -339,7 +333,7 @@ def mlls(
     bg_spec = None
     span = win
     if background is not None:
-        _check_model(background)
+        shape = background_model(background)
         if background_window is None:
             raise ValidationError(
                 f"background_window (e_min, e_max) in eV is required with background={background!r}"
@@ -349,8 +343,8 @@ def mlls(
         span = slice(lo, hi)
         bg_spec = (
             slice(bsl.start - lo, bsl.stop - lo),
-            _abscissa(si.energy[bsl], background),
-            _abscissa(energy, background),
+            shape.columns(si.energy[bsl]),
+            shape.columns(energy),
         )
         win = slice(win.start - lo, win.stop - lo)
     else:
@@ -387,7 +381,7 @@ def _assemble(
     scale = None
     if background is not None:
         bg_fit = BackgroundFit(
-            model=background,
+            model=background_model(background).name,
             window=(float(background_window[0]), float(background_window[1])),
             log_amplitude=out[..., 2 * p + 1],
             exponent=-out[..., 2 * p + 2],

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from speciate._arrays import readonly_view
 from speciate.errors import ValidationError
 from speciate.series import Series
 
@@ -26,13 +27,6 @@ _UNIFORM_RTOL = 1e-6
 
 def _is_dask(data: Any) -> bool:
     return type(data).__module__.startswith("dask")
-
-
-def _readonly_view(data: np.ndarray) -> np.ndarray:
-    # A read-only view, not a copy: spectrum images can be hundreds of MB.
-    view = data.view()
-    view.setflags(write=False)
-    return view
 
 
 def _as_3d(data: Any) -> Any:
@@ -119,7 +113,8 @@ class SpectrumImage:
                     "EELS counts must be finite; found NaN/inf, first at pixel "
                     f"(y={bad[0]}, x={bad[1]}), channel {bad[2]} ({energy[bad[2]]:.2f} eV)"
                 )
-            data = _readonly_view(data)
+            # a read-only view, not a copy: spectrum images can be hundreds of MB
+            data = readonly_view(data, dtype=None)
         energy.setflags(write=False)
         size = tuple(float(v) for v in self.pixel_size)
         if len(size) != 2:

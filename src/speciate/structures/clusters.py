@@ -19,6 +19,7 @@ import numpy as np
 from pymatgen.core import Structure as PmgStructure
 from pymatgen.symmetry.structure import SymmetrizedStructure
 
+from speciate._arrays import frozen_copy
 from speciate.errors import StructureError
 from speciate.structures.loading import SYMPREC, Structure, load
 
@@ -31,12 +32,6 @@ BOUNDARY_TOL = 1e-4
 # The sort key rounds distances so atoms of one shell order by species then position,
 # whatever their last-digit noise.
 _DISTANCE_DECIMALS = 6
-
-
-def _frozen(array: np.ndarray) -> np.ndarray:
-    out = np.array(array, copy=True)
-    out.setflags(write=False)
-    return out
 
 
 @dataclass(frozen=True)
@@ -97,8 +92,8 @@ class Cluster:
                 f"got {positions.shape} and {distances.shape}"
             )
         object.__setattr__(self, "species", tuple(self.species))
-        object.__setattr__(self, "positions", _frozen(positions))
-        object.__setattr__(self, "distances", _frozen(distances))
+        object.__setattr__(self, "positions", frozen_copy(positions))
+        object.__setattr__(self, "distances", frozen_copy(distances))
         object.__setattr__(self, "composition", MappingProxyType(dict(self.composition)))
 
     @property

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -28,16 +28,19 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from speciate.errors import ValidationError
+from speciate._arrays import readonly_copy
+from speciate.errors import SpeciateError, ValidationError
 from speciate.series import Series
 
-__all__ = ["Engine", "Recipe", "TheorySpectrum", "recipe_key", "write_files"]
-
-
-def _frozen(values: Any) -> np.ndarray:
-    out = np.array(values, dtype=float, copy=True)
-    out.setflags(write=False)
-    return out
+__all__ = [
+    "Engine",
+    "Recipe",
+    "TheorySpectrum",
+    "atomic_number",
+    "plan_each",
+    "recipe_key",
+    "write_files",
+]
 
 
 @dataclass(frozen=True)
@@ -149,8 +152,8 @@ class TheorySpectrum:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        energy = _frozen(self.energy)
-        mu = _frozen(self.mu)
+        energy = readonly_copy(self.energy)
+        mu = readonly_copy(self.mu)
         if energy.ndim != 1 or mu.shape != energy.shape:
             raise ValidationError(
                 f"energy and mu must be 1-D of equal length; got {energy.shape} and {mu.shape}"
@@ -208,6 +211,48 @@ class Engine(Protocol):
     def parse(self, recipe: Recipe, work_dir: Path) -> TheorySpectrum:
         """Read the finished outputs in ``work_dir``."""
         ...
+
+    def build_radius(self, radii: Sequence[float], options: Mapping[str, Any] | None) -> float:
+        """Radius (Å) the cluster must be cut at to serve every radius of a sweep."""
+        ...
+
+    def plan(
+        self, cluster: Any, radii: Sequence[float], options: Mapping[str, Any] | None
+    ) -> dict[float, Recipe | SpeciateError]:
+        """Recipes for every radius of a sweep, or the error that rules a radius out.
+
+        Engines whose radii share nothing return `plan_each`; FEFF shares one potential.
+        """
+        ...
+
+
+def plan_each(
+    engine: Engine, cluster: Any, radii: Sequence[float], options: Mapping[str, Any] | None
+) -> dict[float, Recipe | SpeciateError]:
+    """One `Engine.inputs` recipe per radius, or the `SpeciateError` that rules it out."""
+    out: dict[float, Recipe | SpeciateError] = {}
+    for r in radii:
+        try:
+            out[r] = engine.inputs(cluster, r, **dict(options or {}))
+        except SpeciateError as exc:
+            out[r] = exc
+    return out
+
+
+def atomic_number(symbol: str) -> int:
+    """Atomic number Z of an element symbol (``"Mn"`` -> 25).
+
+    Raises
+    ------
+    ValidationError
+        If ``symbol`` names no element.
+    """
+    import xraydb
+
+    try:
+        return int(xraydb.atomic_number(symbol))
+    except Exception as exc:  # xraydb raises a bare ValueError/KeyError on unknown symbols
+        raise ValidationError(f"unknown element symbol {symbol!r} in the cluster") from exc
 
 
 def write_files(recipe: Recipe, work_dir: Path) -> tuple[Path, ...]:

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from speciate.errors import EngineError, ReadError, ValidationError
-from speciate.theory.base import Recipe, TheorySpectrum, write_files
+from speciate.errors import EngineError, ReadError, SpeciateError, ValidationError
+from speciate.theory.base import Recipe, TheorySpectrum, atomic_number, plan_each, write_files
 from speciate.theory.runner import RunRecord, log_tail, run_command
 
 __all__ = [
@@ -138,7 +138,6 @@ def fdmnes_input_text(cluster: Any, radius: float, options: FdmnesOptions, name:
     keep = distances <= needed + 1e-6
     positions = np.asarray(cluster.positions, dtype=float)[keep]
     species = [s for s, k in zip(cluster.species, keep) if k]
-    from speciate.theory.feff import _atomic_number
 
     title = f"{getattr(cluster, 'phase', 'cluster')} site {getattr(cluster, 'site', '')}"
     lines = [
@@ -163,7 +162,7 @@ def fdmnes_input_text(cluster: Any, radius: float, options: FdmnesOptions, name:
     lines += [" Edge", f"   {options.edge}", "", " Absorber", "   1", "", " Molecule"]
     lines.append("   1.0  1.0  1.0   90.  90.  90.")
     for sym, xyz in zip(species, positions):
-        lines.append(f"  {_atomic_number(sym):3d} {xyz[0]:11.6f} {xyz[1]:11.6f} {xyz[2]:11.6f}")
+        lines.append(f"  {atomic_number(sym):3d} {xyz[0]:11.6f} {xyz[1]:11.6f} {xyz[2]:11.6f}")
     lines.append("")
     if options.convolution:
         lines += [" Convolution", ""]
@@ -442,6 +441,12 @@ class FdmnesEngine:
     def build_radius(self, radii: Sequence[float], options: Mapping[str, Any] | None) -> float:
         """Radius (Å) the cluster must be cut at to serve every radius of a sweep."""
         return max(radii) + FdmnesOptions.from_mapping(options).margin
+
+    def plan(
+        self, cluster: Any, radii: Sequence[float], options: Mapping[str, Any] | None
+    ) -> dict[float, Recipe | SpeciateError]:
+        """One independent recipe per radius (FDMNES shares nothing between radii)."""
+        return plan_each(self, cluster, radii, options)
 
     def write(self, recipe: Recipe, work_dir: Path) -> tuple[Path, ...]:
         """Write ``fdmfile.txt`` and the input file."""

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from speciate.errors import EngineError, ReadError, SpeciateError, ValidationError
-from speciate.theory.base import Recipe, TheorySpectrum, write_files
+from speciate.theory.base import Recipe, TheorySpectrum, atomic_number, write_files
 from speciate.theory.runner import RunRecord, run_command
 
 __all__ = [
@@ -156,15 +156,6 @@ def _fmt(values: Sequence[float]) -> str:
     return " ".join(f"{v:g}" for v in values)
 
 
-def _atomic_number(symbol: str) -> int:
-    import xraydb
-
-    try:
-        return int(xraydb.atomic_number(symbol))
-    except Exception as exc:  # xraydb raises a bare ValueError/KeyError on unknown symbols
-        raise ValidationError(f"unknown element symbol {symbol!r} in the cluster") from exc
-
-
 def _cluster_arrays(cluster: Any, radius: float) -> tuple[list[str], np.ndarray, np.ndarray]:
     distances = np.asarray(cluster.distances, dtype=float)
     keep = distances <= radius + 1e-6
@@ -259,9 +250,9 @@ def feff_input_text(
     ]
     if options.egrid:
         lines += ["EGRID", *options.egrid]
-    lines += ["POTENTIALS", f"0  {_atomic_number(absorber)}  {absorber}  -1  -1  0.0001"]
+    lines += ["POTENTIALS", f"0  {atomic_number(absorber)}  {absorber}  -1  -1  0.0001"]
     for sym, ipot in ipots.items():
-        lines.append(f"{ipot}  {_atomic_number(sym)}  {sym}  -1  -1  {composition[sym]:g}")
+        lines.append(f"{ipot}  {atomic_number(sym)}  {sym}  -1  -1  {composition[sym]:g}")
     lines.append("ATOMS")
     for i, (sym, xyz, d) in enumerate(zip(species, positions, distances)):
         ipot = 0 if i == 0 else ipots[sym]

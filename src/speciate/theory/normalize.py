@@ -14,18 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from speciate._arrays import readonly_copy
 from speciate.errors import ValidationError
 from speciate.provenance import make_provenance
 from speciate.series import Series
 from speciate.xanes import NormResult
 
 __all__ = ["normalize"]
-
-
-def _readonly(a: Any) -> np.ndarray:
-    out = np.array(a, dtype=float, copy=True)
-    out.setflags(write=False)
-    return out
 
 
 def _per_spectrum(value: Any, n_s: int, name: str) -> np.ndarray:
@@ -123,16 +118,16 @@ def normalize(
         n_absorbers=n_abs,
     )
     return NormResult(
-        energy=_readonly(energy),
-        mu=_readonly(series.mu),
-        norm=_readonly(norm),
-        flat=_readonly(norm),
-        e0=_readonly(e0_arr),
-        edge_step=_readonly(edge_step),
-        pre_coefs=_readonly(np.zeros((n_s, 2))),
-        post_coefs=_readonly(edge_step[:, np.newaxis]),
-        pre_range=_readonly(np.full((n_s, 2), np.nan)),
-        post_range=_readonly(used),
+        energy=readonly_copy(energy),
+        mu=readonly_copy(series.mu),
+        norm=readonly_copy(norm),
+        flat=readonly_copy(norm),
+        e0=readonly_copy(e0_arr),
+        edge_step=readonly_copy(edge_step),
+        pre_coefs=readonly_copy(np.zeros((n_s, 2))),
+        post_coefs=readonly_copy(edge_step[:, np.newaxis]),
+        pre_range=readonly_copy(np.full((n_s, 2), np.nan)),
+        post_range=readonly_copy(used),
         labels=series.labels,
         time=series.time,
         coords=series.coords,

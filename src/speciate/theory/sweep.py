@@ -166,15 +166,7 @@ def _run_job(
 
 
 def _plan(engine: Engine, cluster: Any, radii: Sequence[float], options: Mapping[str, Any]) -> dict:
-    if hasattr(engine, "plan"):
-        return engine.plan(cluster, radii, options)
-    out: dict[float, Recipe | SpeciateError] = {}
-    for r in radii:
-        try:
-            out[r] = engine.inputs(cluster, r, **dict(options))
-        except SpeciateError as exc:
-            out[r] = exc
-    return out
+    return engine.plan(cluster, radii, options)
 
 
 def _load(phase: Any) -> tuple[str, Any]:
@@ -430,9 +422,7 @@ def sweep(
             continue
         try:
             label, structure = _load(phase)
-            build = (
-                eng.build_radius(good, options) if hasattr(eng, "build_radius") else max(good) + 1.0
-            )
+            build = eng.build_radius(good, options)
             from speciate.structures import cluster as make_clusters
 
             clusters = make_clusters(structure, absorber=absorber, radius=build, site=site)
