@@ -14,6 +14,7 @@ from typing import Any
 from speciate.errors import (
     EngineError,
     FitError,
+    MissingExtraError,
     ReadError,
     SpeciateError,
     StructureError,
@@ -41,6 +42,7 @@ _SUBMODULES = (
 __all__ = [
     "EngineError",
     "FitError",
+    "MissingExtraError",
     "ReadError",
     "Series",
     "SpeciateError",

@@ -6,15 +6,19 @@ reading a file also carry the file and, where it applies, the line.
 
 from __future__ import annotations
 
+import importlib
 from os import PathLike
+from types import ModuleType
 
 __all__ = [
     "EngineError",
     "FitError",
+    "MissingExtraError",
     "ReadError",
     "SpeciateError",
     "StructureError",
     "ValidationError",
+    "import_extra",
 ]
 
 
@@ -53,6 +57,50 @@ class ReadError(SpeciateError, OSError):
 
     def __str__(self) -> str:
         return self.args[0]
+
+
+class MissingExtraError(SpeciateError, ImportError):
+    """An optional dependency needed for this step is not installed.
+
+    Parameters
+    ----------
+    package
+        The missing package (as imported, e.g. ``"rsciio"``).
+    extra
+        The speciate extra that installs it (``"theory"``, ``"eels"``, ``"echem"``...).
+    purpose
+        What needed it (``"reading DM4 files"``), to start the message.
+    """
+
+    def __init__(self, package: str, extra: str, purpose: str) -> None:
+        self.package = package
+        self.extra = extra
+        self.purpose = purpose
+        super().__init__(
+            f"{purpose} needs the '{package}' package, which is not installed; install "
+            f"speciate's {extra} extra: pip install 'speciate[{extra}]'"
+        )
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def import_extra(module: str, extra: str, purpose: str) -> ModuleType:
+    """Import an optional dependency, or raise `MissingExtraError` naming its extra.
+
+    Parameters
+    ----------
+    module
+        Dotted module name (``"rsciio.digitalmicrograph"``).
+    extra
+        The speciate extra that provides it.
+    purpose
+        What needs it, for the message (``"reading dm4 files"``).
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(module.split(".")[0], extra, purpose) from exc
 
 
 class FitError(SpeciateError, ValueError):

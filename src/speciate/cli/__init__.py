@@ -11,6 +11,7 @@ import pkgutil
 import sys
 
 import typer
+from rich.markup import escape
 
 from speciate.cli._common import err_console
 from speciate.errors import SpeciateError
@@ -51,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except SpeciateError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        # escaped: messages hold brackets (pip install 'speciate[eels]') that are not markup
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return 1
     except typer.Exit as exc:
         return int(exc.exit_code or 0)

@@ -23,11 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from speciate.errors import ReadError
+from speciate.errors import ReadError, import_extra
 
 __all__ = ["FORMATS", "RawTable", "sniff"]
-
-_EXTRA_HINT = "install speciate's echem extra: pip install 'speciate[echem]'"
 
 
 @dataclass(frozen=True)
@@ -57,12 +55,7 @@ class RawTable:
 
 
 def _require(module: str, path: Path) -> Any:
-    try:
-        return __import__(module)
-    except ImportError as exc:
-        raise ReadError(
-            f"reading this format needs the '{module}' package; {_EXTRA_HINT}", path
-        ) from exc
+    return import_extra(module, "echem", f"reading {path.name}")
 
 
 def _check_truncated(

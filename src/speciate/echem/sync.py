@@ -19,7 +19,7 @@ from speciate.echem._common import check_mass
 from speciate.echem.capacity import half_cycle_summary
 from speciate.echem.cycles import Segmentation, row_charge_mah, segment
 from speciate.echem.cycling import Cycling
-from speciate.errors import ValidationError
+from speciate.errors import ValidationError, import_extra
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -141,14 +141,11 @@ def formula_molar_mass(formula: str) -> float:
     Parsed by pymatgen's `Composition` (IUPAC standard atomic weights); pymatgen comes with
     the ``speciate[theory]`` extra.
     """
+    composition = import_extra(
+        "pymatgen.core", "theory", "formula= (or pass molar_mass_g_mol)"
+    ).Composition
     try:
-        from pymatgen.core import Composition
-    except ImportError as exc:  # pragma: no cover - pymatgen is in the test environment
-        raise ValidationError(
-            "formula= needs pymatgen (pip install 'speciate[theory]'); or pass molar_mass_g_mol"
-        ) from exc
-    try:
-        weight = float(Composition(str(formula)).weight)
+        weight = float(composition(str(formula)).weight)
     except (ValueError, AttributeError, KeyError) as exc:
         raise ValidationError(
             f"formula must be a chemical formula such as 'LiNiO2'; got {formula!r}"

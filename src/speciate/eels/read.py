@@ -8,7 +8,6 @@ speciate works without the ``eels`` extra.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from speciate.eels.spectrum_image import SpectrumImage
-from speciate.errors import ReadError, SpeciateError
+from speciate.errors import MissingExtraError, ReadError, import_extra
 
 __all__ = ["MissingExtraError", "read", "sniff_format"]
 
@@ -44,10 +43,6 @@ _EXTENSIONS = {
     ".txt": "msa",
     ".zspy": "zspy",
 }
-
-
-class MissingExtraError(SpeciateError, ImportError):
-    """An optional dependency needed for this step is not installed."""
 
 
 def sniff_format(path: str | PathLike) -> str:
@@ -90,13 +85,7 @@ def sniff_format(path: str | PathLike) -> str:
 
 
 def _import_plugin(fmt: str) -> Any:
-    try:
-        return importlib.import_module(_PLUGINS[fmt])
-    except ImportError as exc:
-        raise MissingExtraError(
-            f"reading {fmt} files needs rosettasciio, which is not installed; install the "
-            "EELS extra: pip install 'speciate[eels]'"
-        ) from exc
+    return import_extra(_PLUGINS[fmt], "eels", f"reading {fmt} files (rosettasciio)")
 
 
 def _pick_eels(signals: list[dict[str, Any]], path: Path) -> dict[str, Any]:

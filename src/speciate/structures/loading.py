@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from speciate.errors import StructureError
+from speciate.errors import MissingExtraError, StructureError
 
 try:
     import gemmi
@@ -27,8 +27,8 @@ try:
     from pymatgen.io.cif import CifParser
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError(
-        "speciate.structures needs pymatgen and gemmi: pip install 'speciate[theory]'"
+    raise MissingExtraError(
+        exc.name or "pymatgen", "theory", "speciate.structures (CIF loading, clusters)"
     ) from exc
 
 __all__ = ["BUNDLED", "MIN_DISTANCE", "SYMPREC", "Structure", "available", "load"]

@@ -34,7 +34,12 @@ from typing import Any
 
 import numpy as np
 
-from speciate.errors import EngineError, ReadError, SpeciateError, ValidationError
+from speciate.errors import (
+    MissingExtraError,
+    ReadError,
+    SpeciateError,
+    ValidationError,
+)
 from speciate.theory.base import Recipe, TheorySpectrum, atomic_number, write_files
 from speciate.theory.runner import RunRecord, run_command
 
@@ -358,10 +363,8 @@ class FeffEngine:
         try:
             return f"feff10-rs {metadata.version('feff10-rs')}"
         except metadata.PackageNotFoundError:
-            raise EngineError(
-                "FEFF10 is not installed: pip install 'speciate[theory]' (or feff10-rs); "
-                "FEFF10 is distributed under its own licence"
-            ) from None
+            # FEFF10 is distributed under its own licence, through the theory extra
+            raise MissingExtraError("feff10-rs", "theory", "running FEFF10") from None
 
     def inputs(self, cluster: Any, radius: float, **options: Any) -> Recipe:
         """Recipe for the XANES of ``cluster`` with FMS radius ``radius`` (Å).
