@@ -26,6 +26,8 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q tests
 
+# A gate, not part of CI (timings need a quiet machine): every benchmark exits 1 when one
+# of its speed targets or agreement checks fails, and the first failure stops the run.
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 

@@ -14,6 +14,10 @@ computes Savitzky-Golay coefficients for navani's default final window (1001 poi
 
     python -m venv navani-env && navani-env/bin/pip install navani "scipy<1.17"
 
+Checks (exit 1 when one fails): discharge capacities equal the reference's to 1e-9 mAh,
+dQ/dV to 1e-3 of its largest value, speciate at least 2x faster than the reference; with
+navani, the same capacities (1e-6 mAh) and dQ/dV peaks within 5 mV of the plateaus.
+
 Run: python benchmarks/bench_echem.py [n_rows] [--navani /path/to/navani-env/bin/python]
 """
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import gaussian_filter1d
 
+from _checks import Checks
 from speciate.echem import capacity_per_cycle, dqdv, segment
 from speciate.echem.synthetic import galvanostatic
 
@@ -129,7 +135,8 @@ def best_of(fn, *args, repeat: int = 3) -> tuple[float, object]:
     return min(times), result
 
 
-def main() -> None:
+def main() -> Checks:
+    checks = Checks("bench_echem")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n_rows", nargs="?", type=int, default=1_000_000)
     parser.add_argument("--navani", metavar="PYTHON", help="interpreter of a navani env")
@@ -150,6 +157,10 @@ def main() -> None:
         f"agreement: max |Δ discharge capacity| = {d_cap:.2e} mAh, max |Δ dQ/dV| = "
         f"{d_dqdv:.2e} mAh/V"
     )
+    checks.agree("max |Δ discharge capacity| vs the reference", d_cap, 1e-9, "mAh")
+    scale = np.nanmax(np.abs(curves.dqdv))
+    checks.agree("max |Δ dQ/dV| / max |dQ/dV| vs the reference", d_dqdv / scale, 1e-3)
+    checks.at_least("speed-up over the reference", t_ref / t_fast, 2.0, "x")
     if args.navani:
         nav = run_navani(args.navani, cyc)
         t_seg, t_sum, t_dq = nav["segment_s"], nav["summary_s"], nav["dqdv_s"]
@@ -171,7 +182,11 @@ def main() -> None:
             f"navani {np.abs(nav_peaks - truth[: nav_peaks.size]).max() * 1e3:.1f} mV "
             f"({nav_peaks.size} half-cycles)"
         )
+        checks.agree("max |Δ discharge capacity| vs navani", d_nav, 1e-6, "mAh")
+        peak_err = np.abs(curves.peak_voltage_v - truth).max()
+        checks.agree("speciate dQ/dV peak vs the plateaus", peak_err * 1e3, 5.0, "mV")
+    return checks
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main().exit_code)

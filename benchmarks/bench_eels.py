@@ -9,6 +9,11 @@
 2. On disk: an image of a few GB written to a Zarr store, processed chunk-wise with Dask in
    a fresh process whose peak RSS is reported (target < 1 GB). The store is deleted after.
 
+Checks (exit 1 when one fails): CPU time per in-memory run <= 0.4 s; coefficients within
+1e-3 (median, relative) of the per-pixel reference; mean valence error <= 0.03 e and no more
+than 0.005 e above the reference's; on disk, peak RSS < 1024 MB and mean valence within
+0.02 e of the truth (3.0).
+
 With ``--exspy``, also times exspy's own vectorized linear fit of the same image (exspy and
 hyperspy are test-only dependencies).
 
@@ -31,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import curve_fit
 
+from _checks import Checks
 from _timing import best_of
 from speciate.eels import SpectrumImage, mlls
 from speciate.eels.synthetic import mn_references
@@ -92,7 +98,7 @@ def load() -> str:
     return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"
 
 
-def in_memory(size: int, subset: int, with_exspy: bool = False) -> None:
+def in_memory(checks: Checks, size: int, subset: int, with_exspy: bool = False) -> None:
     si, valence_true = make_image(size)
     print(f"in memory: {si!r}, {si.data.nbytes / 1e6:.0f} MB float32")
 
@@ -133,6 +139,11 @@ def in_memory(size: int, subset: int, with_exspy: bool = False) -> None:
         f"  valence |error| vs truth: speciate mean {np.abs(v_ours - v_true).mean():.4f} e, "
         f"per-pixel reference mean {np.abs(v_ref - v_true).mean():.4f} e"
     )
+    checks.target("mlls + background, CPU per run", c_ours, 0.4, "s")
+    checks.agree("coefficients vs per-pixel reference, median relative", np.median(rel), 1e-3)
+    err_ours, err_ref = np.abs(v_ours - v_true).mean(), np.abs(v_ref - v_true).mean()
+    checks.agree("mean valence error vs truth", err_ours, 0.03, "e")
+    checks.agree("valence error above the reference's", max(err_ours - err_ref, 0.0), 0.005, "e")
     if with_exspy:
         exspy_linear(si, float(np.median(res.background.exponent)))
     print(f"  [{load()}]")
@@ -189,7 +200,7 @@ def write_store(path: Path, gigabytes: float) -> tuple[int, int]:
     return ny, nx
 
 
-def process_store(path: str) -> None:
+def process_store(checks: Checks, path: str) -> None:
     """Runs in a fresh process: lazy image -> mlls; prints time and peak RSS."""
     import dask.array as da
 
@@ -203,9 +214,11 @@ def process_store(path: str) -> None:
         f"  chunk-wise mlls: {elapsed:.1f} s, peak RSS {peak_mb:.0f} MB (target < 1024 MB); "
         f"mean valence {np.nanmean(res.valence):.3f} (truth 3.0)"
     )
+    checks.target("chunk-wise mlls peak RSS", peak_mb, 1024.0, "MB")
+    checks.agree("chunk-wise mean valence - truth", np.nanmean(res.valence) - 3.0, 0.02, "e")
 
 
-def on_disk(gigabytes: float) -> None:
+def on_disk(checks: Checks, gigabytes: float) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="speciate-bench-eels-"))
     try:
         store = tmp / "si.zarr"
@@ -216,12 +229,14 @@ def on_disk(gigabytes: float) -> None:
             f"on disk: {ny}x{nx}x{N_ENERGY} float32 Zarr, {size_gb:.2f} GB "
             f"(written in {time.perf_counter() - t0:.0f} s)"
         )
-        subprocess.run([sys.executable, __file__, "--process-store", str(store)], check=True)
+        run = subprocess.run([sys.executable, __file__, "--process-store", str(store)])
+        checks.require("chunk-wise run (fresh process) passed its checks", run.returncode == 0)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def main() -> None:
+def main() -> Checks:
+    checks = Checks("bench_eels")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256, help="in-memory image is size x size")
     parser.add_argument("--subset", type=int, default=300, help="pixels for the reference")
@@ -232,13 +247,14 @@ def main() -> None:
     parser.add_argument("--process-store", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.process_store:
-        process_store(args.process_store)
-        return
+        process_store(checks, args.process_store)
+        return checks
     if not args.skip_memory:
-        in_memory(args.size, args.subset, args.exspy)
+        in_memory(checks, args.size, args.subset, args.exspy)
     if not args.skip_disk:
-        on_disk(args.disk_gb)
+        on_disk(checks, args.disk_gb)
+    return checks
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main().exit_code)

@@ -23,6 +23,11 @@ BLAS runs single-threaded unless ``--blas-threads`` is given: on a shared 2-core
 threaded OpenBLAS spins on busy cores and small products such as (300, 6) x (6, 508)
 become ~100x slower (measured: 32 ms instead of 0.1 ms at load 6).
 
+Checks (exit 1 when one fails): the three targets above (refit CPU times); plain weights
+within 1e-5 of SLSQP's and chi2 never above it; with shifts, mean |w - truth| <= 0.005 and
+no more than 0.001 above SLSQP's on the same spectra; the subset search picks the true subset
+of most spectra (>= 50 % without shifts, the data carry shifts; >= 95 % with them).
+
 Run: ``python benchmarks/bench_fit.py [--shift-combinations] [--blas-threads]``
 """
 
@@ -41,6 +46,7 @@ import numpy as np
 from scipy.interpolate import CubicSpline, PchipInterpolator
 from scipy.optimize import minimize
 
+from _checks import Checks
 from speciate import Series
 from speciate.datasets import mn_standards
 from speciate.fit import combinations, lcf
@@ -134,7 +140,8 @@ def load() -> str:
     return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str]) -> Checks:
+    checks = Checks("bench_fit")
     start, cpu0 = time.perf_counter(), time.process_time()
     stds = [normalize(s) for s in mn_standards(NAMES)]
     series, truth = make_data(stds)
@@ -170,6 +177,11 @@ def main(argv: list[str]) -> None:
             f"{np.mean(chi_ours <= chi_ref * (1 + 1e-9)) * 100:.0f} % of spectra"
         )
         print(lines[-1])
+        checks.target(f"plain LCF, {k} standards, refit", per * 1e6, 15.0, "µs/spectrum")
+        checks.agree(f"plain LCF, {k} standards: max |Δw| vs SLSQP",
+                     np.abs(ours.weights[:n_ref] - ref_w).max(), 1e-5)  # fmt: skip
+        checks.require(f"plain LCF, {k} standards: chi2 <= SLSQP's (+1e-9 rel) everywhere",
+                       np.all(chi_ours <= chi_ref * (1 + 1e-9)))  # fmt: skip
 
     # ------------------------------------------------------------ shifts
     fast = best_of(lambda: lcf(series, stds, shifts=True), 5)
@@ -193,6 +205,10 @@ def main(argv: list[str]) -> None:
         f"(first {n_ref})"
     )
     print(lines[-1])
+    checks.target("LCF + 6 shifts, refit", per * 1e6, 400.0, "µs/spectrum")
+    checks.agree("LCF + 6 shifts: mean |w - truth|", err_ours, 0.005)
+    checks.agree("LCF + 6 shifts: mean |w - truth| above SLSQP's",
+                 max(err_ours_sub - err_ref, 0.0), 0.001)  # fmt: skip
 
     # ------------------------------------------------------------ combinations
     fast = best_of(lambda: combinations(series, stds, max_components=4), 3)
@@ -213,6 +229,8 @@ def main(argv: list[str]) -> None:
         f"{hits * 100:.0f} % (data carry ±0.5 eV shifts, fitted without)"
     )
     print(lines[-1])
+    checks.target(f"all {len(subsets)} subsets, {n_s} spectra", fast, 0.2, "s")
+    checks.at_least("true subset selected (fitted without shifts)", hits, 0.5)
     if "--shift-combinations" in argv:
         t0 = time.process_time()
         combo = combinations(series, stds, max_components=4, shifts=True)
@@ -223,9 +241,11 @@ def main(argv: list[str]) -> None:
             f"{hits * 100:.0f} %"
         )
         print(lines[-1])
+        checks.at_least("true subset selected with shifts", hits, 0.95)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
     print(f"load average at end: {load()}; the run took {wall:.0f} s wall, {cpu:.0f} s CPU")
+    return checks
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    sys.exit(main(sys.argv).exit_code)

@@ -7,18 +7,24 @@ the same process: ``numpy.loadtxt`` per file + ``numpy.stack`` for the column fi
 and gzip + one regex per array + ``float`` for the project. speciate does more work
 (format sniffing, header parsing, validation, SHA-256 of every input, provenance), so
 a ratio near 1 means that work is nearly free.
+
+Checks (exit 1 when one fails): read_many gives the reference's values exactly (1e-12
+relative), the project holds every group, and each reader costs at most 3x its plain
+reference (1.4x measured, see docs/io.md).
 """
 
 from __future__ import annotations
 
 import gzip
 import re
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 import speciate.io as sio
+from _checks import Checks
 from _timing import best_of
 
 N_FILES, N_POINTS = 200, 1649
@@ -73,14 +79,17 @@ def plain_project(path: Path) -> list[np.ndarray]:
     ]
 
 
-def main() -> None:
+def main() -> Checks:
+    checks = Checks("bench_io")
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "operando"
         folder.mkdir()
         paths = write_operando(folder, rng)
         series = sio.read_many(folder)
-        np.testing.assert_allclose(series.mu, plain_columns(paths))
+        plain = plain_columns(paths)
+        diff = np.abs(series.mu - plain).max() / np.abs(plain).max()
+        checks.agree("read_many vs loadtxt, max relative difference", diff, 1e-12)
         t_ours = best_of(lambda: sio.read_many(folder))
         t_plain = best_of(lambda: plain_columns(paths))
         ms_ours, ms_plain = t_ours * 1e3 / N_FILES, t_plain * 1e3 / N_FILES
@@ -88,10 +97,12 @@ def main() -> None:
             f"read_many, {N_FILES} files x {N_POINTS} points: {ms_ours:.2f} ms/file "
             f"(plain loadtxt loop {ms_plain:.2f} ms/file, ratio {t_ours / t_plain:.2f})"
         )
+        checks.target("read_many time / plain loop", t_ours / t_plain, 3.0, "x")
         prj = Path(tmp) / "project.prj"
         write_project(prj, rng)
         groups = sio.read_groups(prj)
-        assert len(groups) == N_GROUPS
+        checks.require(f"Athena project: {len(groups)} of {N_GROUPS} groups read",
+                       len(groups) == N_GROUPS)  # fmt: skip
         t_ours = best_of(lambda: sio.read_groups(prj))
         t_plain = best_of(lambda: plain_project(prj))
         print(
@@ -99,7 +110,9 @@ def main() -> None:
             f"{t_ours * 1e3 / N_GROUPS:.2f} ms/group (plain regex {t_plain * 1e3 / N_GROUPS:.2f} "
             f"ms/group, ratio {t_ours / t_plain:.2f})"
         )
+        checks.target("read_groups time / plain regex", t_ours / t_plain, 3.0, "x")
+    return checks
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main().exit_code)

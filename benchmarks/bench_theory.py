@@ -5,6 +5,11 @@ fresh directories, no cache. Then `speciate.theory.sweep` serially (one job at a
 shared potential), in parallel (2 local workers), and again from the cache. Prints wall
 times, ratios against the reference and the cost per radius.
 
+Checks (exit 1 when one fails): every sweep finishes without failures; the cached rerun
+computes nothing and is at least 50x faster than the reference; the serial sweep (shared
+potential) is no slower than the reference; serial and parallel sweeps give the same
+spectra (1e-9 relative).
+
 Run: ``python benchmarks/bench_theory.py [--radii 2,3,3.5,4.6]`` (about a minute on 2 cores).
 """
 
@@ -13,10 +18,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 
+import numpy as np
+
+from _checks import Checks
 from speciate.structures import cluster, load
 from speciate.theory import sweep
 from speciate.theory.feff import FeffOptions, feff_input_text
@@ -50,7 +59,8 @@ def reference_loop(radii: list[float]) -> dict[float, float]:
     return times
 
 
-def main() -> None:
+def main() -> Checks:
+    checks = Checks("bench_theory")
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--radii", default="2,3,3.5,4.6")
     args = parser.parse_args()
@@ -69,15 +79,22 @@ def main() -> None:
             start = time.perf_counter()
             res = sweep("LiMn2O4", radii, n_workers=workers, cache_dir=cache, progress=False)
             wall = time.perf_counter() - start
-            assert not res.failures, res.failures
+            checks.require(f"{name} sweep: no failures {list(res.failures)}", not res.failures)
             results[name] = (wall, res)
             if name == "parallel":
                 start = time.perf_counter()
                 hit = sweep("LiMn2O4", radii, n_workers=workers, cache_dir=cache, progress=False)
                 results["cached"] = (time.perf_counter() - start, hit)
-                assert hit.stats["computed"] == 0
+                checks.require("cached sweep computes nothing", hit.stats["computed"] == 0)
     for name, (wall, _) in results.items():
         print(f"sweep {name:<9s}: {wall:7.2f} s   reference / this = {t_ref / wall:6.2f}x")
+    checks.at_least("serial sweep: reference / this", t_ref / results["serial"][0], 1.0, "x")
+    checks.at_least("cached sweep: reference / this", t_ref / results["cached"][0], 50.0, "x")
+    a, b = results["serial"][1].series, results["parallel"][1].series
+    checks.require("serial and parallel sweeps give spectra", a is not None and b is not None)
+    if a is not None and b is not None:
+        diff = np.abs(a.mu - b.mu).max() / np.abs(a.mu).max()
+        checks.agree("serial vs parallel spectra, max relative difference", diff, 1e-9)
 
     serial = results["serial"][1]
     print("\nper-radius cost (s): full run (reference) | FMS-only run on the shared potential")
@@ -85,7 +102,8 @@ def main() -> None:
         n = cluster(load("LiMn2O4"), radius=run.radius)[0].n_atoms
         full, fms = ref[run.radius], run.duration_s
         print(f"  R = {run.radius:4.1f} Å ({n:3d} atoms): {full:6.1f} | {fms:6.1f}")
+    return checks
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main().exit_code)
