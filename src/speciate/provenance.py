@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable, Mapping
 from importlib import metadata
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import numpy as np
@@ -37,6 +38,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Arrays up to this many elements are short parameters (ranges, bounds) and kept as values.
 _INLINE_SIZE = 16
+# Arrays above this many bytes are hashed on an evenly strided sample of about this size, so
+# that recording a call on a spectrum image of hundreds of MB costs milliseconds, not seconds.
+_HASH_BYTES = 1 << 22
 # Keys of a provenance record that the decorator owns.
 _OWN_KEYS = ("function", "parameters", "versions", "created")
 
@@ -67,16 +71,26 @@ def file_sha256(path: str | Path) -> str:
 
 
 def array_summary(a: Any) -> dict[str, Any]:
-    """Shape, dtype and a content hash (BLAKE2b, 128 bit) of an array."""
-    arr = np.ascontiguousarray(a)
+    """Shape, dtype and a content hash (BLAKE2b, 128 bit) of an array.
+
+    Arrays larger than 4 MB are hashed on every k-th element (k recorded as
+    ``"hash_stride"``), which identifies a data set without reading all of it.
+    """
+    arr = np.asarray(a)
     digest = hashlib.blake2b(digest_size=16)
     digest.update(str(arr.dtype).encode())
     digest.update(str(arr.shape).encode())
+    out: dict[str, Any] = {"shape": list(arr.shape), "dtype": str(arr.dtype)}
     if arr.dtype.hasobject:
         digest.update(repr(arr.tolist()).encode())
     else:
-        digest.update(arr.data)
-    return {"shape": list(arr.shape), "dtype": str(arr.dtype), "blake2b": digest.hexdigest()}
+        stride = max(1, -(-arr.nbytes // _HASH_BYTES))
+        flat = arr.reshape(-1)[::stride] if stride > 1 else arr
+        digest.update(np.ascontiguousarray(flat).data)
+        if stride > 1:
+            out["hash_stride"] = int(stride)
+    out["blake2b"] = digest.hexdigest()
+    return out
 
 
 def summarize(value: Any) -> Any:
@@ -95,6 +109,16 @@ def summarize(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [summarize(v) for v in value]
     arrays = _data_arrays(value)
+    if not arrays and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # options, engines, earlier results: field by field (arrays by shape and hash)
+        out = {"type": type(value).__name__}
+        for f in dataclasses.fields(value):
+            if f.name != "provenance":
+                out[f.name] = summarize(getattr(value, f.name))
+        produced = getattr(value, "provenance", None)
+        if isinstance(produced, Mapping) and "function" in produced:
+            out["produced_by"] = produced["function"]
+        return out
     if arrays:
         out: dict[str, Any] = {"type": type(value).__name__}
         for name, arr in arrays.items():
@@ -186,10 +210,10 @@ def call_parameters(func: Callable[..., Any], args: tuple, kwargs: Mapping[str, 
 def records_provenance(func: F | None = None, *, name: str | None = None) -> Any:
     """Decorate a public function so that its result carries the call's provenance.
 
-    The result must be a dataclass with a ``provenance`` field or a `Series` (the record
-    goes to ``meta["provenance"]``). Facts the function recorded itself in
-    ``provenance`` are kept; its own ``parameters`` entry, if any, is kept as ``details``
-    when it differs from the bound arguments.
+    The result must be a dataclass with a ``provenance`` field, or a `Series` or other
+    data container with a ``meta`` mapping (the record goes to ``meta["provenance"]``).
+    Facts the function recorded itself in ``provenance`` are kept; its own ``parameters``
+    entry, if any, is kept as ``details`` when it differs from the bound arguments.
 
     Parameters
     ----------
@@ -234,6 +258,14 @@ def attach(result: Any, function: str, parameters: Mapping[str, Any]) -> Any:
         own = getattr(result, "provenance", None) or {}
         # results are frozen dataclasses; the record is part of constructing them
         object.__setattr__(result, "provenance", _merge(function, parameters, own))
+        return result
+    if dataclasses.is_dataclass(result) and isinstance(getattr(result, "meta", None), Mapping):
+        # data containers other than Series (SpectrumImage): the record goes to their meta,
+        # set in place because rebuilding would re-validate (and re-read) the whole data
+        meta = dict(result.meta)
+        meta["provenance"] = _merge(function, parameters, meta.get("provenance") or {})
+        frozen = isinstance(result.meta, MappingProxyType)
+        object.__setattr__(result, "meta", MappingProxyType(meta) if frozen else meta)
         return result
     raise TypeError(
         f"{function} returns {type(result).__name__}, which has no provenance field"

@@ -16,6 +16,7 @@ from speciate._arrays import frozen_copy
 from speciate.echem._common import check_mass
 from speciate.echem.cycles import Segmentation, row_charge_mah, segment
 from speciate.echem.cycling import Cycling
+from speciate.provenance import records_provenance
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -66,6 +67,9 @@ class HalfCycleSummary:
         Energy / capacity (V); NaN for a half-cycle without charge.
     segmentation
         The `Segmentation` used.
+    provenance
+        The call that made it: function, arguments (data by shape and hash), versions
+        (`speciate.provenance.records_provenance`).
     """
 
     half_cycle: np.ndarray
@@ -81,6 +85,7 @@ class HalfCycleSummary:
     mean_voltage_v: np.ndarray
     segmentation: Segmentation = field(repr=False)
     meta: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def to_dataframe(self) -> pd.DataFrame:
         """The table as a pandas DataFrame."""
@@ -102,6 +107,7 @@ class HalfCycleSummary:
         return pd.DataFrame({n: np.array(getattr(self, n)) for n in names})
 
 
+@records_provenance
 def half_cycle_summary(
     cycling: Cycling,
     *,
@@ -183,6 +189,9 @@ class CycleSummary:
         Mean discharge voltage minus that of the first cycle with a discharge (V).
     mass_mg
         Active mass used (mg), or None.
+    provenance
+        The call that made it: function, arguments (data by shape and hash), versions
+        (`speciate.provenance.records_provenance`).
     """
 
     cycle: np.ndarray
@@ -200,6 +209,7 @@ class CycleSummary:
     mean_discharge_voltage_fade_v: np.ndarray
     mass_mg: float | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     _NAMES = (
         "cycle",
@@ -230,6 +240,7 @@ def _first_valid(a: np.ndarray) -> float:
     return float(a[np.argmax(ok)]) if ok.any() else np.nan
 
 
+@records_provenance
 def capacity_per_cycle(
     cycling: Cycling,
     *,

@@ -11,6 +11,7 @@ from speciate.echem.capacity import CycleSummary, capacity_per_cycle
 from speciate.echem.cycling import Cycling
 from speciate.echem.dqdv import DQDV, dqdv
 from speciate.errors import ValidationError
+from speciate.provenance import records_provenance
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -31,12 +32,16 @@ class Comparison:
         listed in ``meta["missing_dqdv_cycles"]``).
     masses_mg
         Cell name -> active mass (mg) or None.
+    provenance
+        The call that made it: function, arguments (data by shape and hash), versions
+        (`speciate.provenance.records_provenance`).
     """
 
     summaries: Mapping[str, CycleSummary]
     dqdv: Mapping[str, DQDV]
     masses_mg: Mapping[str, float | None]
     meta: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
     def cells(self) -> tuple[str, ...]:
@@ -52,6 +57,7 @@ class Comparison:
         return df[["cell", *[c for c in df.columns if c != "cell"]]]
 
 
+@records_provenance
 def compare(
     cells: Mapping[str, Cycling],
     *,

@@ -13,6 +13,7 @@ from speciate.echem._common import check_mass
 from speciate.echem.cycles import Segmentation, row_charge_mah, segment
 from speciate.echem.cycling import Cycling
 from speciate.errors import ValidationError
+from speciate.provenance import records_provenance
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -63,6 +64,9 @@ class Curves:
         Charge passed since the start of the half-cycle, |∫I dt| (mAh).
     specific_capacity_mah_g
         The same per gram of active material (mAh/g), or None without a mass.
+    provenance
+        The call that made it: function, arguments (data by shape and hash), versions
+        (`speciate.provenance.records_provenance`).
     """
 
     cycle: np.ndarray
@@ -73,6 +77,7 @@ class Curves:
     capacity_mah: np.ndarray
     specific_capacity_mah_g: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def to_dataframe(self) -> pd.DataFrame:
         """Long table: one row per point."""
@@ -92,6 +97,7 @@ class Curves:
         )
 
 
+@records_provenance
 def curves(
     cycling: Cycling,
     cycles: Iterable[int] | None = None,

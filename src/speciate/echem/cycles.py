@@ -9,13 +9,15 @@ delithiation), or the direction named by ``first``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from speciate._arrays import frozen_copy
 from speciate.echem.cycling import Cycling
 from speciate.errors import ValidationError
+from speciate.provenance import records_provenance
 
 __all__ = ["Segmentation", "row_charge_mah", "segment", "segment_current"]
 
@@ -40,6 +42,9 @@ class Segmentation:
         Cycle index of each half-cycle, shape (n_half_cycles,).
     rest_current_ma
         The |current| threshold (mA) below which a row counted as rest.
+    provenance
+        The call that made it: function, arguments (data by shape and hash), versions
+        (`speciate.provenance.records_provenance`).
     """
 
     half_cycle: np.ndarray
@@ -48,6 +53,7 @@ class Segmentation:
     starts: np.ndarray
     half_cycle_cycle: np.ndarray
     rest_current_ma: float
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_half_cycles(self) -> int:
@@ -160,6 +166,7 @@ def _drop_tiny_runs(
     return out
 
 
+@records_provenance
 def segment(
     cycling: Cycling,
     *,

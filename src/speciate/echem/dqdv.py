@@ -34,6 +34,7 @@ from speciate.echem.curves import select_half_cycles
 from speciate.echem.cycles import Segmentation, row_charge_mah, segment
 from speciate.echem.cycling import Cycling
 from speciate.errors import ValidationError
+from speciate.provenance import records_provenance
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -58,6 +59,9 @@ class DQDV:
         Charge binned per curve (mAh), shape (n_curves,): the area under each curve.
     units
         ``"mAh/V"`` or ``"mAh/g/V"``.
+    provenance
+        The call that made it: function, arguments (data by shape and hash), versions
+        (`speciate.provenance.records_provenance`).
     """
 
     voltage_v: np.ndarray
@@ -68,6 +72,7 @@ class DQDV:
     capacity_mah: np.ndarray
     units: str
     meta: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_curves(self) -> int:
@@ -132,6 +137,7 @@ def _cv_rows(cycling: Cycling, seg: Segmentation, tol: float, fraction: float) -
     return flagged | (at_limit & decayed & (i > seg.rest_current_ma))
 
 
+@records_provenance
 def dqdv(
     cycling: Cycling,
     cycles: Iterable[int] | None = None,

@@ -20,6 +20,7 @@ from speciate.echem.capacity import half_cycle_summary
 from speciate.echem.cycles import Segmentation, row_charge_mah, segment
 from speciate.echem.cycling import Cycling
 from speciate.errors import ValidationError, import_extra
+from speciate.provenance import records_provenance
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -62,6 +63,9 @@ class SyncTable:
     inside
         False where the spectrum falls outside the cycling record (then values are NaN
         and cycle/half_cycle are -1).
+    provenance
+        The call that made it: function, arguments (data by shape and hash), versions
+        (`speciate.provenance.records_provenance`).
     """
 
     labels: tuple[str, ...]
@@ -76,6 +80,7 @@ class SyncTable:
     direction: np.ndarray
     inside: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     _NAMES = (
         "cycler_time_s",
@@ -192,6 +197,7 @@ def _x_li_scale(
     return q * mass * 1e-3
 
 
+@records_provenance
 def sync(
     series: _HasTimes,
     cycling: Cycling,

@@ -28,7 +28,7 @@ from speciate._arrays import readonly_view
 from speciate.eels._chunks import map_pixels, matmul_rows
 from speciate.eels.spectrum_image import SpectrumImage
 from speciate.errors import ValidationError
-from speciate.provenance import make_provenance
+from speciate.provenance import records_provenance
 
 __all__ = [
     "MODELS",
@@ -339,6 +339,7 @@ def evaluate_flat(log_a: np.ndarray, slope: np.ndarray, x: np.ndarray) -> np.nda
     return np.exp(log_a + slope * x)
 
 
+@records_provenance
 def fit_background(
     si: SpectrumImage,
     window: tuple[float, float],
@@ -385,14 +386,11 @@ def fit_background(
         log_amplitude=out[..., 0],
         exponent=-out[..., 1],
         n_masked=out[..., 2].astype(np.int64),
-        provenance=make_provenance(
-            "speciate.eels.fit_background",
-            {"window": window, "model": model, "iterations": iterations},
-            source=dict(si.meta),
-        ),
+        provenance={"source": dict(si.meta)},
     )
 
 
+@records_provenance
 def subtract_background(si: SpectrumImage, fit: BackgroundFit) -> SpectrumImage:
     """The spectrum image minus its fitted background, from the window start upwards.
 

@@ -19,6 +19,7 @@ from scipy import fft as sfft
 
 from speciate.eels.spectrum_image import SpectrumImage
 from speciate.errors import ValidationError
+from speciate.provenance import records_provenance
 
 __all__ = ["fourier_ratio", "zlp_fwhm"]
 
@@ -56,6 +57,7 @@ def zlp_fwhm(low_loss: SpectrumImage) -> float:
     return float((hi - lo + 1) * low_loss.dispersion)
 
 
+@records_provenance
 def fourier_ratio(
     core_loss: SpectrumImage,
     low_loss: SpectrumImage,

@@ -10,12 +10,14 @@ extrapolated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from speciate.eels.spectrum_image import SpectrumImage
 from speciate.errors import ValidationError
+from speciate.provenance import records_provenance
 
 __all__ = ["DriftCorrection", "correct_drift", "edge_onset_positions", "zlp_positions"]
 
@@ -115,12 +117,17 @@ class DriftCorrection:
     shifts
         Energy shift removed from each pixel in eV, shape (ny, nx): the corrected spectrum
         at E is the measured one at E + shift.
+    provenance
+        The call that made it: function, arguments (data by shape and hash), versions
+        (`speciate.provenance.records_provenance`).
     """
 
     image: SpectrumImage
     shifts: np.ndarray
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
+@records_provenance
 def correct_drift(
     si: SpectrumImage, positions: np.ndarray, reference: float | None = None
 ) -> DriftCorrection:

@@ -10,7 +10,7 @@ spectra (returns (n_spectra,) values), computed for all pixels or spectra at onc
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ import numpy as np
 from speciate._arrays import readonly_view
 from speciate.eels.spectrum_image import SpectrumImage
 from speciate.errors import ValidationError
+from speciate.provenance import records_provenance
 from speciate.series import Series
 
 __all__ = [
@@ -81,18 +82,23 @@ class RatioMap:
         Integrated white-line intensities (counts x eV) after the continuum removal.
     windows
         ``{"l3": (lo, hi), "l2": (lo, hi), "post_edge": (lo, hi) or None}`` in eV.
+    provenance
+        The call that made it: function, arguments (data by shape and hash), versions
+        (`speciate.provenance.records_provenance`).
     """
 
     ratio: np.ndarray
     l3: np.ndarray
     l2: np.ndarray
     windows: Mapping[str, Any]
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("ratio", "l3", "l2"):
             object.__setattr__(self, name, readonly_view(getattr(self, name), dtype=None))
 
 
+@records_provenance
 def l3_l2_ratio(
     obj: SpectrumImage | Series,
     l3: tuple[float, float] = (637.0, 648.0),
@@ -157,16 +163,21 @@ class OnsetMap:
         The fraction of the window maximum used.
     window
         Search window (e_min, e_max) in eV.
+    provenance
+        The call that made it: function, arguments (data by shape and hash), versions
+        (`speciate.provenance.records_provenance`).
     """
 
     onset: np.ndarray
     fraction: float
     window: tuple[float, float]
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "onset", readonly_view(self.onset, dtype=None))
 
 
+@records_provenance
 def l3_onset(
     obj: SpectrumImage | Series,
     window: tuple[float, float] = (635.0, 646.0),

@@ -28,7 +28,7 @@ from speciate.eels.background import (
 from speciate.eels.references import collect_references
 from speciate.eels.spectrum_image import SpectrumImage
 from speciate.errors import FitError, ValidationError
-from speciate.provenance import make_provenance
+from speciate.provenance import records_provenance
 
 __all__ = ["MLLSResult", "mlls"]
 
@@ -264,6 +264,7 @@ class _Kernel:
         return sol[:, :p], err[:, :p], resid, 1.0 + sol[:, p], err[:, p]
 
 
+@records_provenance
 def mlls(
     si: SpectrumImage,
     references: Any,
@@ -409,13 +410,11 @@ def _assemble(
         background=bg_fit,
         background_scale=scale,
         notes=refset.notes,
-        provenance=make_provenance(
-            "speciate.eels.mlls",
-            params,
-            references=list(refset.labels),
-            valences=refset.valences,
-            notes=list(refset.notes),
-            source=dict(si.meta),
-            shape=list(si.shape),
-        ),
+        provenance={
+            "references": list(refset.labels),
+            "valences": refset.valences,
+            "notes": list(refset.notes),
+            "source": dict(si.meta),
+            "shape": list(si.shape),
+        },
     )

@@ -19,6 +19,7 @@ import numpy as np
 
 from speciate.eels.spectrum_image import SpectrumImage
 from speciate.errors import ValidationError
+from speciate.provenance import records_provenance
 from speciate.series import Series
 
 __all__ = [
@@ -161,6 +162,7 @@ def collect_references(
     return ReferenceSet(matrix, labels, _valences(series, valences), tuple(notes))
 
 
+@records_provenance
 def references_from_regions(
     si: SpectrumImage,
     masks: Mapping[str, Any],

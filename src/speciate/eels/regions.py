@@ -9,13 +9,14 @@ spectrum per region), ready for plotting, for `speciate.eels.maps` or as MLLS re
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from speciate.eels.spectrum_image import SpectrumImage
 from speciate.errors import ValidationError
+from speciate.provenance import records_provenance
 from speciate.series import Series
 
 __all__ = [
@@ -101,6 +102,7 @@ def size_masks(mask: Any, split_pixels: int) -> dict[str, np.ndarray]:
     return {"small": small, "large": (labels > 0) & ~small}
 
 
+@records_provenance
 def region_spectra(si: SpectrumImage, masks: Mapping[str, Any]) -> Series:
     """Mean spectrum of each named region, as a Series with ``coords["n_pixels"]``."""
     if not masks:
@@ -129,6 +131,9 @@ class RegionStats:
         Finite pixels per region.
     mean, std, median
         Per region, shape (n_regions,).
+    provenance
+        The call that made it: function, arguments (data by shape and hash), versions
+        (`speciate.provenance.records_provenance`).
     """
 
     names: tuple[str, ...]
@@ -136,6 +141,7 @@ class RegionStats:
     mean: np.ndarray
     std: np.ndarray
     median: np.ndarray
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("n_pixels", "mean", "std", "median"):
@@ -151,6 +157,7 @@ class RegionStats:
         )
 
 
+@records_provenance
 def region_statistics(values: Any, masks: Mapping[str, Any]) -> RegionStats:
     """Mean, standard deviation and median of a (ny, nx) map inside each region."""
     v = np.asarray(values, dtype=float)
