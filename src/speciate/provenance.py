@@ -38,6 +38,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Arrays up to this many elements are short parameters (ranges, bounds) and kept as values.
 _INLINE_SIZE = 16
+# Texts longer than this are summarized by length and hash.
+_INLINE_TEXT = 256
 # Arrays above this many bytes are hashed on an evenly strided sample of about this size, so
 # that recording a call on a spectrum image of hundreds of MB costs milliseconds, not seconds.
 _HASH_BYTES = 1 << 22
@@ -102,6 +104,10 @@ def summarize(value: Any) -> Any:
     """
     if isinstance(value, np.ndarray) and value.size > _INLINE_SIZE:
         return array_summary(value)
+    if isinstance(value, str) and len(value) > _INLINE_TEXT:
+        # engine inputs and other long texts: identified, not copied
+        digest = hashlib.blake2b(value.encode(), digest_size=16).hexdigest()
+        return {"chars": len(value), "blake2b": digest}
     if isinstance(value, (str, Path, int, float, bool, np.generic, np.ndarray)) or value is None:
         return jsonable(value)
     if isinstance(value, Mapping):
@@ -127,8 +133,8 @@ def summarize(value: Any) -> Any:
         if labels is not None and not isinstance(labels, np.ndarray):
             labels = list(labels)
             out["labels"] = labels[:5] + (["..."] if len(labels) > 5 else [])
-        produced = getattr(value, "provenance", None)
-        if isinstance(produced, Mapping) and "function" in produced:
+        produced = _record_of(value)
+        if produced is not None and "function" in produced:
             out["produced_by"] = produced["function"]
         return out
     return jsonable(value)
@@ -229,8 +235,9 @@ def records_provenance(func: F | None = None, *, name: str | None = None) -> Any
 
         @functools.wraps(f)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            inherited = [_record_of(v) for v in (*args, *kwargs.values())]
             result = f(*args, **kwargs)
-            return attach(result, label, call_parameters(f, args, kwargs))
+            return attach(result, label, call_parameters(f, args, kwargs), inherited)
 
         wrapper.__wrapped_provenance__ = label  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
@@ -243,19 +250,44 @@ def _public_name(f: Callable[..., Any]) -> str:
     return ".".join([*parts, f.__qualname__])
 
 
-def attach(result: Any, function: str, parameters: Mapping[str, Any]) -> Any:
-    """``result`` with a provenance record for ``function(**parameters)`` attached."""
+def _record_of(value: Any) -> Any:
+    """The provenance record an argument carries (its field or its meta's), if any."""
+    record = getattr(value, "provenance", None)
+    if record is None:
+        meta = getattr(value, "meta", None)
+        record = meta.get("provenance") if isinstance(meta, Mapping) else None
+    return record if isinstance(record, Mapping) and record else None
+
+
+def attach(
+    result: Any,
+    function: str,
+    parameters: Mapping[str, Any],
+    inherited: list[Any] | None = None,
+) -> Any:
+    """``result`` with a provenance record for ``function(**parameters)`` attached.
+
+    ``inherited`` are the records the inputs carried: a result whose meta was copied from
+    an input still holds its record, which describes the input and is not merged.
+    """
     from speciate.series import Series
 
+    stale = [r for r in (inherited or []) if r is not None]
+
+    def own_record(record: Any) -> Mapping[str, Any]:
+        if not record or any(record is r or record == r for r in stale):
+            return {}
+        return record
+
     if isinstance(result, Series):
-        own = result.meta.get("provenance") or {}
+        own = own_record(result.meta.get("provenance"))
         meta = dict(result.meta)
         meta["provenance"] = _merge(function, parameters, own)
         return result.replace(meta=meta)
     if dataclasses.is_dataclass(result) and any(
         f.name == "provenance" for f in dataclasses.fields(result)
     ):
-        own = getattr(result, "provenance", None) or {}
+        own = own_record(getattr(result, "provenance", None))
         # results are frozen dataclasses; the record is part of constructing them
         object.__setattr__(result, "provenance", _merge(function, parameters, own))
         return result
@@ -263,7 +295,7 @@ def attach(result: Any, function: str, parameters: Mapping[str, Any]) -> Any:
         # data containers other than Series (SpectrumImage): the record goes to their meta,
         # set in place because rebuilding would re-validate (and re-read) the whole data
         meta = dict(result.meta)
-        meta["provenance"] = _merge(function, parameters, meta.get("provenance") or {})
+        meta["provenance"] = _merge(function, parameters, own_record(meta.get("provenance")))
         frozen = isinstance(result.meta, MappingProxyType)
         object.__setattr__(result, "meta", MappingProxyType(meta) if frozen else meta)
         return result

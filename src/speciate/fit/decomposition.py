@@ -10,7 +10,7 @@ span of the first n components.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ from speciate._arrays import readonly_copy as _readonly
 from speciate.errors import FitError, ValidationError
 from speciate.fit.design import as_fit_data, as_standards, fit_window
 from speciate.fit.lcf import solve_plain
-from speciate.provenance import make_provenance
+from speciate.provenance import records_provenance
 from speciate.series import Series
 
 __all__ = ["MCRResult", "PCAResult", "TargetResult", "mcr_als", "pca", "target_transform"]
@@ -91,6 +91,7 @@ class PCAResult:
         return "\n".join(lines)
 
 
+@records_provenance
 def pca(
     series: Any,
     *,
@@ -136,9 +137,7 @@ def pca(
     pval = stats.f.sf(f, 1, c - n)
     not_sig = np.nonzero(~(pval < alpha))[0]
     rank_f = int(not_sig[0]) if not_sig.size else int(c - 1)
-    provenance = make_provenance(
-        "speciate.fit.pca", {"array": array, "e_range": e_range, "alpha": alpha}
-    )
+    provenance: dict[str, Any] = {}
     return PCAResult(
         energy=_readonly(energy),
         singular_values=_readonly(s),
@@ -172,6 +171,9 @@ class TargetResult:
         all RMS per point in data units
     spoil : (n_candidates,) RET / REP: < 3 good, 3–6 acceptable, > 6 rejected
     order : (n_candidates,) candidate indices, best (lowest SPOIL) first
+    provenance
+        The call that made it: function, arguments (data by shape and hash), versions
+        (`speciate.provenance.records_provenance`).
     """
 
     names: tuple[str, ...]
@@ -184,6 +186,7 @@ class TargetResult:
     ret: np.ndarray
     spoil: np.ndarray
     order: np.ndarray
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def report(self) -> str:
         """Candidates ranked by SPOIL."""
@@ -196,6 +199,7 @@ class TargetResult:
         return "\n".join(lines)
 
 
+@records_provenance
 def target_transform(
     pca_result: PCAResult, candidates: Any, n_components: int | None = None, array: str = "norm"
 ) -> TargetResult:
@@ -362,6 +366,7 @@ def _is_indices(fixed: Any) -> bool:
     return isinstance(fixed, np.ndarray) and fixed.dtype.kind in "iu"
 
 
+@records_provenance
 def mcr_als(
     series: Any,
     n_components: int,
@@ -435,13 +440,11 @@ def mcr_als(
         previous = sse
     fit = conc @ spectra
     residual = d - fit
-    provenance = make_provenance(
-        "speciate.fit.mcr_als",
-        {"n_components": n, "init": init if isinstance(init, str) else "given",
-         "nonneg": nonneg, "closure": closure, "fixed": np.nonzero(pinned)[0], "array": array,
-         "e_range": e_range, "max_iter": max_iter, "tol": tol},
-        n_iter=it, converged=converged,
-    )  # fmt: skip
+    provenance = {
+        "fixed": np.nonzero(pinned)[0].tolist(),
+        "n_iter": it,
+        "converged": converged,
+    }
     return MCRResult(
         energy=_readonly(energy),
         concentrations=_readonly(conc),

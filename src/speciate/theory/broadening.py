@@ -27,7 +27,7 @@ import numpy as np
 from scipy.special import erf
 
 from speciate.errors import ValidationError
-from speciate.provenance import make_provenance
+from speciate.provenance import records_provenance
 from speciate.series import Series
 
 __all__ = [
@@ -262,6 +262,7 @@ def _piecewise_linear_weights(
     return out
 
 
+@records_provenance
 def broaden(
     series: Series,
     *,
@@ -361,10 +362,10 @@ def broaden(
     }
     meta = dict(series.meta)
     meta["broadening"] = parameters
-    meta["provenance"] = make_provenance("speciate.theory.broadening.broaden", parameters)
     return series.replace(mu=out, meta=meta)
 
 
+@records_provenance
 def gaussian_broaden(series: Series, fwhm: float) -> Series:
     """Instrumental Gaussian broadening only, for spectra that already hold the core hole.
 
@@ -390,7 +391,6 @@ def gaussian_broaden(series: Series, fwhm: float) -> Series:
                   "beyond_grid": "first and last points continued as constants"}  # fmt: skip
     meta = dict(series.meta)
     meta["broadening"] = parameters
-    meta["provenance"] = make_provenance("speciate.theory.broadening.gaussian_broaden", parameters)
     return series.replace(mu=series.mu @ kernel.T, meta=meta)
 
 
@@ -458,6 +458,7 @@ class TheoryAlignment:
     provenance: Mapping[str, Any]
 
 
+@records_provenance
 def align_to(
     theory: Series,
     experiment: Series,
@@ -539,7 +540,7 @@ def align_to(
         e0_theory=e0_theory,
         e0_experiment=e0_exp,
         series=shifted,
-        provenance=make_provenance("speciate.theory.broadening.align_to", record),
+        provenance={"alignment": record},
     )
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+from speciate.provenance import records_provenance
 from speciate.theory.base import Engine, Recipe, TheorySpectrum, recipe_key
 from speciate.theory.cache import Cache
 from speciate.theory.runner import fresh_work_dir
@@ -28,12 +30,16 @@ class ComputeResult:
         True if the run was found in the cache and not recomputed.
     duration_s
         Wall time of the engine run in seconds (the stored value for cache hits).
+    provenance
+        The call that made it: function, arguments (data by shape and hash), versions
+        (`speciate.provenance.records_provenance`).
     """
 
     spectrum: TheorySpectrum | None
     key: str
     cached: bool
     duration_s: float
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 def _ensure(
@@ -72,6 +78,7 @@ def _ensure(
     return key, False, duration
 
 
+@records_provenance
 def compute(
     engine: Engine,
     recipe: Recipe,

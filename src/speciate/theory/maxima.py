@@ -9,12 +9,14 @@ positive and have a prominence of at least ``prominence`` times the largest dμ/
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.signal import find_peaks
 
 from speciate.errors import ValidationError
+from speciate.provenance import records_provenance
 from speciate.series import Series
 
 __all__ = ["DerivativeMaxima", "derivative_maxima"]
@@ -34,6 +36,9 @@ class DerivativeMaxima:
         Per spectrum, dμ/dE at the maxima (units of μ per eV).
     window, prominence, gaussian_fwhm
         The rule's parameters.
+    provenance
+        The call that made it: function, arguments (data by shape and hash), versions
+        (`speciate.provenance.records_provenance`).
     """
 
     labels: tuple[str, ...]
@@ -42,6 +47,7 @@ class DerivativeMaxima:
     window: tuple[float, float]
     prominence: float
     gaussian_fwhm: float
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
     def counts(self) -> tuple[int, ...]:
@@ -54,6 +60,7 @@ class DerivativeMaxima:
         return tuple(min(h) / max(h) if len(h) > 1 else float("nan") for h in self.heights)
 
 
+@records_provenance
 def derivative_maxima(
     series: Series,
     window: tuple[float, float] = (6543.0, 6562.0),

@@ -16,7 +16,7 @@ import numpy as np
 
 from speciate._arrays import readonly_copy
 from speciate.errors import ValidationError
-from speciate.provenance import make_provenance
+from speciate.provenance import jsonable, records_provenance
 from speciate.series import Series
 from speciate.xanes import NormResult
 
@@ -34,6 +34,7 @@ def _per_spectrum(value: Any, n_s: int, name: str) -> np.ndarray:
     return arr
 
 
+@records_provenance
 def normalize(
     series: Series,
     post: tuple[float, float] = (40.0, 70.0),
@@ -111,12 +112,12 @@ def normalize(
         [np.where(window, rel, np.inf).min(axis=1), np.where(window, rel, -np.inf).max(axis=1)],
         axis=1,
     )
-    provenance = make_provenance(
-        "speciate.theory.normalize",
-        {"post": [lo, hi], "e0": e0_arr if e0_given else "coords.e_fermi"},
-        edge_step_per_absorber=edge_step / n_abs,
-        n_absorbers=n_abs,
-    )
+    provenance = {
+        "post_used": [lo, hi],
+        "e0_from": "argument" if e0_given else "coords.e_fermi",
+        "edge_step_per_absorber": jsonable(edge_step / n_abs),
+        "n_absorbers": jsonable(n_abs),
+    }
     return NormResult(
         energy=readonly_copy(energy),
         mu=readonly_copy(series.mu),

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from speciate.errors import SpeciateError, ValidationError
-from speciate.provenance import make_provenance
+from speciate.provenance import records_provenance
 from speciate.series import Series, interp_rows
 from speciate.theory.base import Engine, Recipe, TheorySpectrum, recipe_key
 from speciate.theory.cache import Cache
@@ -337,6 +337,7 @@ def _execute(
     return dict(zip(keys, values))
 
 
+@records_provenance
 def sweep(
     phases: str | Sequence[Any],
     radii: Sequence[float],
@@ -488,17 +489,10 @@ def sweep(
         "failed": len(failures),
         "wall_s": time.perf_counter() - start,
     }
-    provenance = make_provenance(
-        "speciate.theory.sweep",
-        {
-            "phases": [str(p) for p in phase_list],
-            "radii": radii,
-            "engine": eng.name,
-            "options": options,
-            "absorber": absorber,
-            "site": site,
-        },
-        engine_version=version,
-        cache_dir=str(cache.root),
-    )
+    provenance = {
+        "phases": [str(p) for p in phase_list],
+        "engine_name": eng.name,
+        "engine_version": version,
+        "cache_dir": str(cache.root),
+    }
     return SweepResult(series, sites, tuple(runs), tuple(failures), stats, provenance)
