@@ -307,6 +307,10 @@ def attach(
 def _merge(function: str, parameters: Mapping[str, Any], own: Mapping[str, Any]) -> dict:
     record = make_provenance(function, {})
     record["parameters"] = dict(parameters)
+    if own.get("function") not in (None, function):
+        # a whole record of another call (a stored result read back): kept intact, nested
+        record["stored"] = dict(own)
+        return record
     for key, value in own.items():
         if key not in _OWN_KEYS:
             record[key] = value

@@ -32,7 +32,7 @@ from speciate.io.registry import (
     run_reader,
     select_group,
 )
-from speciate.provenance import make_provenance
+from speciate.provenance import records_provenance
 from speciate.series import Series
 
 __all__ = [
@@ -103,6 +103,7 @@ def _read_groups(
     return fmt, run_reader(fmt, path, options)
 
 
+@records_provenance
 def read(
     path: PathLike,
     *,
@@ -211,6 +212,7 @@ def _expand_one(item: PathLike) -> list[Path]:
     return sorted(found, key=natural_key)
 
 
+@records_provenance
 def read_many(
     paths_or_glob: PathLike | Sequence[PathLike],
     grid: Any = None,
@@ -271,11 +273,10 @@ def read_many(
     meta["sources"] = list(sources.values())
     for key in ("source", "athena", "header", "xdi", "soleil", "comments"):
         meta.pop(key, None)  # per-file facts of the first file only; kept in "sources"
-    meta["provenance"] = make_provenance(
-        "speciate.io.read_many",
-        {**{k: v for k, v in vars(options).items()}, "format": format, "grid": _grid_text(grid)},
-        inputs=[{"name": src.get("name"), "sha256": src.get("sha256")} for src in sources.values()],
-    )
+    meta["provenance"] = {
+        "grid_used": _grid_text(grid),
+        "inputs": [{"name": s.get("name"), "sha256": s.get("sha256")} for s in sources.values()],
+    }
     coords = dict(stacked.coords)
     coords.setdefault("source", np.array(names))
     return stacked.replace(coords=coords, meta=meta)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from speciate.errors import ValidationError
-from speciate.provenance import make_provenance
+from speciate.provenance import records_provenance
 from speciate.series import Series, interp_rows
 from speciate.xanes.derivative import derivative_array, uniform_grid
 from speciate.xanes.normalize import find_e0
@@ -90,6 +90,7 @@ def _target_derivative(
     return d, float(find_e0(series.energy, arr[None])[0])
 
 
+@records_provenance
 def align(
     series: Series,
     reference: np.ndarray | str | None = None,
@@ -167,12 +168,7 @@ def align(
         )
         method = "least-squares derivative match"
     aligned = _apply_shifts(series, shifts)
-    provenance = make_provenance(
-        "speciate.xanes.align",
-        {"channel": channel_name, "target_e0": t_e0, "window": window,
-         "smooth_ev": smooth_ev, "max_shift": max_shift},
-        method=method,
-    )  # fmt: skip
+    provenance = {"channel_used": channel_name, "target_e0_used": t_e0, "method": method}
     shifts.setflags(write=False)
     stderr.setflags(write=False)
     return AlignResult(shifts, stderr, t_e0, aligned, provenance)
