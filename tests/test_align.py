@@ -53,7 +53,8 @@ def test_align_to_tabulated_foil_energy_on_aps_10bm(real_data):
     result = align(series, target=6539.0)
     # the Mn foil in this file sits about 1.4 eV below the tabulated 6539.0 eV
     assert 1.2 < result.shifts[0] < 1.6
-    assert result.provenance["parameters"]["channel"] == "reference"
+    assert result.provenance["channel_used"] == "reference"
+    assert result.provenance["parameters"]["target"] == 6539.0
 
 
 @settings(max_examples=15, deadline=None)
