@@ -182,7 +182,7 @@ def _echem_section(out: Path, norm: Any, table: Any, metrics: dict[str, float]) 
         "Electrochemistry",
         text,
         [save_figure(fig, out / "state_of_charge.png")],
-        provenance={"function": "speciate.echem.sync", **dict(synced.meta)},
+        provenance=dict(synced.provenance),
     )
 
 

@@ -390,11 +390,40 @@ def sweep(
     -------
     SweepResult
     """
-    import dask
-
     start = time.perf_counter()
     eng = get_engine(engine)
     options = dict(options or {})
+    phase_list, radii = _check_arguments(phases, radii, scheduler)
+    cache = Cache.at(cache_dir)
+    version = eng.version()
+    graph = _JobGraph(eng, cache, version, timeout)
+    for phase in phase_list:
+        graph.add_phase(phase, radii, options, absorber, site)
+    with _Progress(len(graph.jobs), progress, f"{eng.name} sweep") as bar:
+        results = _execute(graph.jobs, client, scheduler, n_workers, bar) if graph.jobs else {}
+    runs = graph.collect(results, phase_list)
+    series, sites = _assemble(runs, graph.failures, grid, _series_coords(eng, options))
+    computed = sum(not r.cached for r in runs)
+    stats = {
+        "jobs": len(graph.jobs),
+        "computed": computed,
+        "cached": len(runs) - computed,
+        "failed": len(graph.failures),
+        "wall_s": time.perf_counter() - start,
+    }
+    provenance = {
+        "phases": [str(p) for p in phase_list],
+        "engine_name": eng.name,
+        "engine_version": version,
+        "cache_dir": str(cache.root),
+    }
+    return SweepResult(series, sites, tuple(runs), tuple(graph.failures), stats, provenance)
+
+
+def _check_arguments(
+    phases: str | Sequence[Any], radii: Sequence[float], scheduler: str
+) -> tuple[list[Any], list[float]]:
+    """Phases as a list and radii as floats; raises on an empty sweep or unknown scheduler."""
     phase_list = [phases] if isinstance(phases, (str, Path)) else list(phases)
     radii = [float(r) for r in radii]
     if not phase_list or not radii:
@@ -405,94 +434,98 @@ def sweep(
         raise ValidationError(
             f"scheduler must be 'threads', 'processes' or 'sync'; got {scheduler!r}"
         )
-    cache = Cache.at(cache_dir)
-    version = eng.version()
-    failures: list[Failure] = []
-    good = [r for r in radii if r > 0]
-    jobs: dict[Any, Any] = {}
-    parents: dict[str, Any] = {}
-    meta: dict[Any, tuple[str, float, str, int]] = {}
-    for phase in phase_list:
+    return phase_list, radii
+
+
+class _JobGraph:
+    """The sweep's Dask jobs, one per (phase, radius, site), and what failed before running.
+
+    A recipe with a parent (FEFF's shared potential) depends on one job per distinct parent,
+    so every radius of a site reuses the same potential run.
+    """
+
+    def __init__(self, engine: Engine, cache: Cache, version: str, timeout: float | None):
+        self.engine, self.cache, self.version, self.timeout = engine, cache, version, timeout
+        self.jobs: dict[tuple[str, float, str], Any] = {}
+        self.meta: dict[tuple[str, float, str], tuple[str, float, str, int]] = {}
+        self.parents: dict[str, Any] = {}
+        self.failures: list[Failure] = []
+
+    def add_phase(
+        self,
+        phase: Any,
+        radii: list[float],
+        options: Mapping[str, Any],
+        absorber: str,
+        site: str | None,
+    ) -> None:
+        """Plan every site of ``phase`` at every positive radius; record what cannot run."""
         label = str(phase)
-        for r in radii:
-            if not r > 0:
-                failures.append(
-                    Failure(label, r, None, f"ValidationError: radius must be > 0 Å; got {r:g}")
-                )
+        good = [r for r in radii if r > 0]
+        self.failures += [
+            Failure(label, r, None, f"ValidationError: radius must be > 0 Å; got {r:g}")
+            for r in radii
+            if not r > 0
+        ]
         if not good:
-            continue
+            return
         try:
             label, structure = _load(phase)
-            build = eng.build_radius(good, options)
             from speciate.structures import cluster as make_clusters
 
+            build = self.engine.build_radius(good, options)
             clusters = make_clusters(structure, absorber=absorber, radius=build, site=site)
         except SpeciateError as exc:
             error, log = _error_text(exc)
-            failures += [Failure(label, r, None, error, log) for r in good]
-            continue
+            self.failures += [Failure(label, r, None, error, log) for r in good]
+            return
         for cl in clusters:
-            for r, recipe in _plan(eng, cl, good, options).items():
+            for r, recipe in _plan(self.engine, cl, good, options).items():
                 if isinstance(recipe, SpeciateError):
-                    failures.append(Failure(label, r, str(cl.site), *_error_text(recipe)))
-                    continue
-                deps = []
-                if recipe.parent is not None:
-                    pkey = recipe_key(recipe.parent, version)
-                    if pkey not in parents:
-                        parents[pkey] = dask.delayed(_run_job, pure=False)(
-                            eng, recipe.parent, str(cache.root), timeout, False,
-                            dask_key_name=f"potential-{pkey[:16]}",
-                        )  # fmt: skip
-                    deps.append(parents[pkey])
-                jkey = (label, r, str(cl.site))
-                jobs[jkey] = dask.delayed(_run_job, pure=False)(
-                    eng, recipe, str(cache.root), timeout, True, *deps,
-                    dask_key_name=f"job-{recipe_key(recipe, version)[:16]}-{len(jobs)}",
+                    self.failures.append(Failure(label, r, str(cl.site), *_error_text(recipe)))
+                else:
+                    self._add_job((label, r, str(cl.site)), recipe, int(cl.multiplicity))
+
+    def _add_job(self, key: tuple[str, float, str], recipe: Recipe, multiplicity: int) -> None:
+        import dask
+
+        deps = []
+        if recipe.parent is not None:
+            pkey = recipe_key(recipe.parent, self.version)
+            if pkey not in self.parents:
+                self.parents[pkey] = dask.delayed(_run_job, pure=False)(
+                    self.engine, recipe.parent, str(self.cache.root), self.timeout, False,
+                    dask_key_name=f"potential-{pkey[:16]}",
                 )  # fmt: skip
-                meta[jkey] = (label, r, str(cl.site), int(cl.multiplicity))
-    runs: list[SiteSpectrum] = []
-    with _Progress(len(jobs), progress, f"{eng.name} sweep") as bar:
-        results = _execute(jobs, client, scheduler, n_workers, bar) if jobs else {}
-    for jkey, res in results.items():
-        phase_name, r, site_name, mult = meta[jkey]
-        if res["ok"]:
-            runs.append(
-                SiteSpectrum(
-                    phase_name,
-                    r,
-                    site_name,
-                    mult,
-                    res["spectrum"],
-                    res["key"],
-                    res["cached"],
-                    res["duration_s"],
-                )
-            )
-        else:
-            failures.append(Failure(phase_name, r, site_name, res["error"], res.get("log")))
-    runs.sort(
-        key=lambda x: (phase_list.index(x.phase) if x.phase in phase_list else 0, x.radius, x.site)
-    )
+            deps.append(self.parents[pkey])
+        self.jobs[key] = dask.delayed(_run_job, pure=False)(
+            self.engine, recipe, str(self.cache.root), self.timeout, True, *deps,
+            dask_key_name=f"job-{recipe_key(recipe, self.version)[:16]}-{len(self.jobs)}",
+        )  # fmt: skip
+        self.meta[key] = (*key, multiplicity)
+
+    def collect(self, results: Mapping[Any, dict], phase_list: list[Any]) -> list[SiteSpectrum]:
+        """Finished runs in phase, radius, site order; failed runs go to ``failures``."""
+        runs: list[SiteSpectrum] = []
+        for key, res in results.items():
+            phase_name, r, site_name, mult = self.meta[key]
+            if res["ok"]:
+                found = (res["spectrum"], res["key"], res["cached"], res["duration_s"])
+                runs.append(SiteSpectrum(phase_name, r, site_name, mult, *found))
+            else:
+                failed = Failure(phase_name, r, site_name, res["error"], res.get("log"))
+                self.failures.append(failed)
+        order = {str(p): i for i, p in enumerate(phase_list)}
+        runs.sort(key=lambda x: (order.get(x.phase, 0), x.radius, x.site))
+        return runs
+
+
+def _series_coords(engine: Engine, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Coords every spectrum of the sweep shares: engine, SCF and potential mode."""
     scf = options.get("scf")
-    coords = {
-        "engine": eng.name,
+    default_potential = "shared" if engine.name == "feff" else "none"
+    return {
+        "engine": engine.name,
         "scf": bool(scf) if scf is not None else False,
-        "potential": str(options.get("potential", "shared" if eng.name == "feff" else "none")),
+        "potential": str(options.get("potential", default_potential)),
     }
-    series, sites = _assemble(runs, failures, grid, coords)
-    computed = sum(not r.cached for r in runs)
-    stats = {
-        "jobs": len(jobs),
-        "computed": computed,
-        "cached": len(runs) - computed,
-        "failed": len(failures),
-        "wall_s": time.perf_counter() - start,
-    }
-    provenance = {
-        "phases": [str(p) for p in phase_list],
-        "engine_name": eng.name,
-        "engine_version": version,
-        "cache_dir": str(cache.root),
-    }
-    return SweepResult(series, sites, tuple(runs), tuple(failures), stats, provenance)
