@@ -68,8 +68,7 @@ class HalfCycleSummary:
     segmentation
         The `Segmentation` used.
     provenance
-        The call that made it: function, arguments (data by shape and hash), versions
-        (`speciate.provenance.records_provenance`).
+        The call that made it (see `speciate.provenance.records_provenance`).
     """
 
     half_cycle: np.ndarray
@@ -190,8 +189,7 @@ class CycleSummary:
     mass_mg
         Active mass used (mg), or None.
     provenance
-        The call that made it: function, arguments (data by shape and hash), versions
-        (`speciate.provenance.records_provenance`).
+        The call that made it (see `speciate.provenance.records_provenance`).
     """
 
     cycle: np.ndarray

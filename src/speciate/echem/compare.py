@@ -33,8 +33,7 @@ class Comparison:
     masses_mg
         Cell name -> active mass (mg) or None.
     provenance
-        The call that made it: function, arguments (data by shape and hash), versions
-        (`speciate.provenance.records_provenance`).
+        The call that made it (see `speciate.provenance.records_provenance`).
     """
 
     summaries: Mapping[str, CycleSummary]

@@ -65,8 +65,7 @@ class Curves:
     specific_capacity_mah_g
         The same per gram of active material (mAh/g), or None without a mass.
     provenance
-        The call that made it: function, arguments (data by shape and hash), versions
-        (`speciate.provenance.records_provenance`).
+        The call that made it (see `speciate.provenance.records_provenance`).
     """
 
     cycle: np.ndarray

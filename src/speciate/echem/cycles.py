@@ -43,8 +43,7 @@ class Segmentation:
     rest_current_ma
         The |current| threshold (mA) below which a row counted as rest.
     provenance
-        The call that made it: function, arguments (data by shape and hash), versions
-        (`speciate.provenance.records_provenance`).
+        The call that made it (see `speciate.provenance.records_provenance`).
     """
 
     half_cycle: np.ndarray

@@ -60,8 +60,7 @@ class DQDV:
     units
         ``"mAh/V"`` or ``"mAh/g/V"``.
     provenance
-        The call that made it: function, arguments (data by shape and hash), versions
-        (`speciate.provenance.records_provenance`).
+        The call that made it (see `speciate.provenance.records_provenance`).
     """
 
     voltage_v: np.ndarray

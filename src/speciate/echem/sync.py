@@ -64,8 +64,7 @@ class SyncTable:
         False where the spectrum falls outside the cycling record (then values are NaN
         and cycle/half_cycle are -1).
     provenance
-        The call that made it: function, arguments (data by shape and hash), versions
-        (`speciate.provenance.records_provenance`).
+        The call that made it (see `speciate.provenance.records_provenance`).
     """
 
     labels: tuple[str, ...]

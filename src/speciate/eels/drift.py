@@ -118,8 +118,7 @@ class DriftCorrection:
         Energy shift removed from each pixel in eV, shape (ny, nx): the corrected spectrum
         at E is the measured one at E + shift.
     provenance
-        The call that made it: function, arguments (data by shape and hash), versions
-        (`speciate.provenance.records_provenance`).
+        The call that made it (see `speciate.provenance.records_provenance`).
     """
 
     image: SpectrumImage

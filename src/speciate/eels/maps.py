@@ -83,8 +83,7 @@ class RatioMap:
     windows
         ``{"l3": (lo, hi), "l2": (lo, hi), "post_edge": (lo, hi) or None}`` in eV.
     provenance
-        The call that made it: function, arguments (data by shape and hash), versions
-        (`speciate.provenance.records_provenance`).
+        The call that made it (see `speciate.provenance.records_provenance`).
     """
 
     ratio: np.ndarray
@@ -164,8 +163,7 @@ class OnsetMap:
     window
         Search window (e_min, e_max) in eV.
     provenance
-        The call that made it: function, arguments (data by shape and hash), versions
-        (`speciate.provenance.records_provenance`).
+        The call that made it (see `speciate.provenance.records_provenance`).
     """
 
     onset: np.ndarray

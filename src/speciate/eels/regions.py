@@ -132,8 +132,7 @@ class RegionStats:
     mean, std, median
         Per region, shape (n_regions,).
     provenance
-        The call that made it: function, arguments (data by shape and hash), versions
-        (`speciate.provenance.records_provenance`).
+        The call that made it (see `speciate.provenance.records_provenance`).
     """
 
     names: tuple[str, ...]

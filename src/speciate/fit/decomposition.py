@@ -172,8 +172,7 @@ class TargetResult:
     spoil : (n_candidates,) RET / REP: < 3 good, 3–6 acceptable, > 6 rejected
     order : (n_candidates,) candidate indices, best (lowest SPOIL) first
     provenance
-        The call that made it: function, arguments (data by shape and hash), versions
-        (`speciate.provenance.records_provenance`).
+        The call that made it (see `speciate.provenance.records_provenance`).
     """
 
     names: tuple[str, ...]

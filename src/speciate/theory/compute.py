@@ -31,8 +31,7 @@ class ComputeResult:
     duration_s
         Wall time of the engine run in seconds (the stored value for cache hits).
     provenance
-        The call that made it: function, arguments (data by shape and hash), versions
-        (`speciate.provenance.records_provenance`).
+        The call that made it (see `speciate.provenance.records_provenance`).
     """
 
     spectrum: TheorySpectrum | None

@@ -37,8 +37,7 @@ class DerivativeMaxima:
     window, prominence, gaussian_fwhm
         The rule's parameters.
     provenance
-        The call that made it: function, arguments (data by shape and hash), versions
-        (`speciate.provenance.records_provenance`).
+        The call that made it (see `speciate.provenance.records_provenance`).
     """
 
     labels: tuple[str, ...]
