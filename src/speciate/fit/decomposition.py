@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from speciate._arrays import readonly_copy as _readonly
+from speciate._arrays import readonly_copy
 from speciate.errors import FitError, ValidationError
 from speciate.fit.design import as_fit_data, as_standards, fit_window
 from speciate.fit.lcf import solve_plain
@@ -139,15 +139,15 @@ def pca(
     rank_f = int(not_sig[0]) if not_sig.size else int(c - 1)
     provenance: dict[str, Any] = {}
     return PCAResult(
-        energy=_readonly(energy),
-        singular_values=_readonly(s),
-        eigenvalues=_readonly(lam),
-        explained=_readonly(lam / lam.sum()),
-        components=_readonly(vt),
-        scores=_readonly(u * s),
-        real_error=_readonly(re),
-        ind=_readonly(ind),
-        f_pvalue=_readonly(pval),
+        energy=readonly_copy(energy),
+        singular_values=readonly_copy(s),
+        eigenvalues=readonly_copy(lam),
+        explained=readonly_copy(lam / lam.sum()),
+        components=readonly_copy(vt),
+        scores=readonly_copy(u * s),
+        real_error=readonly_copy(re),
+        ind=readonly_copy(ind),
+        f_pvalue=readonly_copy(pval),
         rank=int(np.argmin(ind) + 1),
         rank_f=rank_f,
         labels=data.labels,
@@ -248,14 +248,14 @@ def target_transform(
     return TargetResult(
         names=stds.names,
         n_components=n,
-        projected=_readonly(projected),
-        residual=_readonly(residual),
-        relative_residual=_readonly(rel),
-        aet=_readonly(aet),
-        rep=_readonly(rep),
-        ret=_readonly(ret),
-        spoil=_readonly(spoil),
-        order=_readonly(order, int),
+        projected=readonly_copy(projected),
+        residual=readonly_copy(residual),
+        relative_residual=readonly_copy(rel),
+        aet=readonly_copy(aet),
+        rep=readonly_copy(rep),
+        ret=readonly_copy(ret),
+        spoil=readonly_copy(spoil),
+        order=readonly_copy(order, int),
     )
 
 
@@ -445,14 +445,14 @@ def mcr_als(
         "converged": converged,
     }
     return MCRResult(
-        energy=_readonly(energy),
-        concentrations=_readonly(conc),
-        spectra=_readonly(spectra),
-        fit=_readonly(fit),
-        residual=_readonly(residual),
+        energy=readonly_copy(energy),
+        concentrations=readonly_copy(conc),
+        spectra=readonly_copy(spectra),
+        fit=readonly_copy(fit),
+        residual=readonly_copy(residual),
         lack_of_fit=float(100.0 * np.linalg.norm(residual) / np.linalg.norm(d)),
-        r_factor=_readonly((residual**2).sum(axis=1) / (d**2).sum(axis=1)),
-        fixed=_readonly(pinned, bool),
+        r_factor=readonly_copy((residual**2).sum(axis=1) / (d**2).sum(axis=1)),
+        fixed=readonly_copy(pinned, bool),
         n_iter=it,
         converged=converged,
         labels=data.labels,

@@ -14,8 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from speciate.errors import ReadError
-from speciate.io._table import Table, decode, header_lines, numeric_block, source_record
-from speciate.io._table import table_to_series as _to_series
+from speciate.io._table import (
+    Table,
+    decode,
+    header_lines,
+    numeric_block,
+    source_record,
+    table_to_series,
+)
 from speciate.io.registry import Format, ReadOptions
 from speciate.series import Series
 
@@ -69,7 +75,7 @@ def read_soleil(path: Path, options: ReadOptions) -> list[Series]:
         meta={"soleil": fields, "header": header_lines(lines, block.start), "normalized": True},
     )
     source = source_record(path, "soleil", codec)
-    return [_to_series(table, path, "soleil", options, source)]
+    return [table_to_series(table, path, "soleil", options, source)]
 
 
 def _guess(path: Path, head: bytes) -> bool:
