@@ -54,3 +54,25 @@ def test_result_without_provenance_field_is_a_programming_error():
 
     with pytest.raises(TypeError, match="no provenance field"):
         bad()
+
+
+def test_large_arrays_are_hashed_on_a_recorded_sample():
+    big = np.arange(1_000_000, dtype=float)  # 8 MB
+    summary = array_summary(big)
+    assert summary["shape"] == [1_000_000] and summary["hash_stride"] == 8
+    changed = big.copy()
+    changed[8 * 1000] += 1.0  # a sampled element
+    assert array_summary(changed)["blake2b"] != summary["blake2b"]
+    assert "hash_stride" not in array_summary(np.arange(1000.0))
+
+
+def test_dataclass_arguments_and_long_texts_are_summarized():
+    @dataclass(frozen=True)
+    class Options:
+        width: float
+        grid: np.ndarray
+
+    record = summarize({"opts": Options(1.5, np.linspace(0, 1, 100)), "text": "x" * 1000})
+    assert record["opts"]["type"] == "Options" and record["opts"]["width"] == 1.5
+    assert record["opts"]["grid"]["shape"] == [100]
+    assert record["text"]["chars"] == 1000 and "blake2b" in record["text"]

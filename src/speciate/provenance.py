@@ -42,7 +42,7 @@ _INLINE_SIZE = 16
 _INLINE_TEXT = 256
 # Arrays above this many bytes are hashed on an evenly strided sample of about this size, so
 # that recording a call on a spectrum image of hundreds of MB costs milliseconds, not seconds.
-_HASH_BYTES = 1 << 22
+_HASH_BYTES = 1 << 20
 # Keys of a provenance record that the decorator owns.
 _OWN_KEYS = ("function", "parameters", "versions", "created")
 
@@ -75,7 +75,7 @@ def file_sha256(path: str | Path) -> str:
 def array_summary(a: Any) -> dict[str, Any]:
     """Shape, dtype and a content hash (BLAKE2b, 128 bit) of an array.
 
-    Arrays larger than 4 MB are hashed on every k-th element (k recorded as
+    Arrays larger than 1 MB are hashed on every k-th element (k recorded as
     ``"hash_stride"``), which identifies a data set without reading all of it.
     """
     arr = np.asarray(a)
