@@ -12,10 +12,13 @@ from speciate.eels import (
     RatioMap,
     SpectrumImage,
     background_model,
+    correct_drift,
     fit_background,
     l3_l2_ratio,
     l3_onset,
     mlls,
+    region_spectra,
+    region_statistics,
 )
 from speciate.eels.synthetic import mn_references
 from speciate.errors import ValidationError
@@ -44,7 +47,13 @@ def test_user_arrays_stay_writeable_after_every_eels_call(user_image):
     RatioMap(ratio, l3, l2, {})
     onset = np.zeros((2, 3))
     OnsetMap(onset, 0.5, (635.0, 646.0))
-    for arr in (data, energy, amp, expo, masked, ratio, l3, l2, onset):
+    positions = np.zeros((2, 3))
+    correct_drift(si, positions, 0.0)
+    values, mask = np.arange(6.0).reshape(2, 3), np.eye(2, 3, dtype=bool)
+    region_statistics(values, {"diagonal": mask})
+    region_spectra(si, {"diagonal": mask})
+    user = (data, energy, amp, expo, masked, ratio, l3, l2, onset, positions, values, mask)
+    for arr in user:
         assert arr.flags.writeable
     # the result's own view is still locked
     assert not si.data.flags.writeable
