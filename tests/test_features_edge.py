@@ -112,7 +112,7 @@ def test_shipped_mn_calibration_is_rederived_from_the_real_standards(mn_groups):
         .joinpath("data", "mn_k_valence_calibration.json")
         .read_text("utf-8")
     )
-    assert json.loads(text)["edge"] == rebuilt.edge == shipped.edge
+    assert json.loads(text)["definition"] == rebuilt.definition == shipped.definition
     np.testing.assert_allclose(shipped.energies, rebuilt.energies, atol=1e-5)
     np.testing.assert_allclose(shipped.valences, rebuilt.valences, atol=1e-9)
     np.testing.assert_allclose(shipped.coef, rebuilt.coef, rtol=1e-6)
@@ -125,9 +125,10 @@ def test_default_calibration_is_the_best_by_leave_one_out(mn_groups):
     shipped = default_mn_calibration()
     best = min(rms.values())
     # rule: lowest RMS; within 0.01 e the linear line wins (fewer parameters)
-    assert rms[(shipped.edge, shipped.kind)] <= best + 0.01
-    assert shipped.kind == "linear" or rms[(shipped.edge, "linear")] > best + 0.01
-    assert rms[(shipped.edge, shipped.kind)] < min(rms[(e, "linear")] for e in ("e0", "e_half"))
+    assert rms[(shipped.definition, shipped.kind)] <= best + 0.01
+    assert shipped.kind == "linear" or rms[(shipped.definition, "linear")] > best + 0.01
+    others = min(rms[(e, "linear")] for e in ("e0", "e_half"))
+    assert rms[(shipped.definition, shipped.kind)] < others
     assert shipped.loo_rms <= 0.35
     assert len(rms) == 6
 
@@ -191,9 +192,9 @@ def test_calibration_from_normresult_and_json_roundtrip(tmp_path, mn_groups):
     series = Series.concat([n.to_series("mu") for n in norms], grid=grid)
     norm = normalize(series)
     three = Series.concat([series, series.select(0)])
-    cal = valence_calibration(normalize(three), [2.0, 8 / 3, 2.0], edge="e_half")
+    cal = valence_calibration(normalize(three), [2.0, 8 / 3, 2.0], definition="e_half")
     assert cal.labels[0] == norm.labels[0]
     cal.to_json(tmp_path / "cal.json")
     back = type(cal).from_json(tmp_path / "cal.json")
     np.testing.assert_allclose(back.coef, cal.coef, rtol=1e-9)
-    assert back.edge == "e_half"
+    assert back.definition == "e_half"

@@ -6,8 +6,6 @@ masks, exact topographic prominences, sub-grid parabolic refinement and level cr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,7 +13,9 @@ from scipy.signal import savgol_filter
 
 from speciate._arrays import readonly_copy as readonly
 from speciate.errors import ValidationError
-from speciate.series import Series, interp_rows
+from speciate.series import interp_rows
+from speciate.xanes.normalized import Normalized
+from speciate.xanes.normalized import as_normalized as xanes_as_normalized
 
 __all__ = [
     "Normalized",
@@ -37,79 +37,12 @@ __all__ = [
 _RESAMPLE_STEP_EV = 0.1
 
 
-@dataclass(frozen=True, eq=False)
-class Normalized:
-    """What every feature needs from a normalized series.
-
-    Attributes
-    ----------
-    energy : (n_energy,) eV, strictly increasing
-    norm : (n_spectra, n_energy) absorption normalized to unit edge step
-    edge_step : (n_spectra,) edge step in units of the raw absorption (NaN if unknown)
-    labels, time, coords : carried from the input
-    """
-
-    energy: np.ndarray
-    norm: np.ndarray
-    edge_step: np.ndarray
-    labels: tuple[str, ...]
-    time: np.ndarray | None
-    coords: Mapping[str, np.ndarray]
-
-    @property
-    def n_spectra(self) -> int:
-        """Number of spectra."""
-        return int(self.norm.shape[0])
-
-
 def as_normalized(data: Any) -> Normalized:
-    """Accept a `NormResult` (or any object with ``energy`` and ``norm``) or a `Series`.
-
-    A `Series` is taken as already normalized (its ``mu`` is used as ``norm``), which is
-    how theory spectra normalized elsewhere are passed.
-
-    Raises
-    ------
-    ValidationError
-        If ``data`` is neither, or holds non-finite values.
-    """
-    if isinstance(data, Normalized):
-        return data
-    if isinstance(data, Series):
-        energy, norm = data.energy, data.mu
-        step = data.coords.get("edge_step")
-        edge_step = np.full(data.n_spectra, np.nan) if step is None else np.asarray(step, float)
-        labels, time, coords = data.labels, data.time, data.coords
-    elif hasattr(data, "energy") and hasattr(data, "norm"):
-        energy = np.asarray(data.energy, dtype=float)
-        norm = np.atleast_2d(np.asarray(data.norm, dtype=float))
-        step = getattr(data, "edge_step", None)
-        edge_step = np.full(norm.shape[0], np.nan) if step is None else np.asarray(step, float)
-        n_s = norm.shape[0]
-        labels = tuple(getattr(data, "labels", ()) or (f"spectrum_{i}" for i in range(n_s)))
-        time = getattr(data, "time", None)
-        coords = getattr(data, "coords", None) or {}
-    else:
-        raise ValidationError(
-            "features expect a NormResult (from speciate.xanes.normalize or "
-            f"speciate.theory.normalize) or a normalized Series; got {type(data).__name__}"
-        )
-    if energy.ndim != 1 or norm.ndim != 2 or norm.shape[1] != energy.size:
-        raise ValidationError(
-            f"norm must have shape (n_spectra, {energy.size}) to match energy; got {norm.shape}"
-        )
-    if not np.isfinite(norm).all() or not np.isfinite(energy).all():
-        raise ValidationError("norm and energy must be finite; found NaN or inf values")
-    if (np.diff(energy) <= 0).any():
-        raise ValidationError("energy must be strictly increasing")
-    return Normalized(
-        energy=energy,
-        norm=norm,
-        edge_step=np.broadcast_to(edge_step, (norm.shape[0],)),
-        labels=tuple(labels),
-        time=time,
-        coords=coords,
-    )
+    """`speciate.xanes.as_normalized`, for the features (which need complete spectra)."""
+    out = xanes_as_normalized(data)
+    if not out.complete:
+        raise ValidationError("norm must be finite; found NaN values")
+    return out
 
 
 def check_window(window: Any, name: str) -> tuple[float, float]:

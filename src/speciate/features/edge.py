@@ -41,6 +41,7 @@ from speciate.features._common import (
     smooth_on_window,
     uniform_grid,
 )
+from speciate.features.windows import resolve_window
 from speciate.series import interp_rows
 
 __all__ = ["DEFAULT_EDGE_WINDOW", "EdgeFeatures", "EdgeShape", "edge_positions", "edge_shape"]
@@ -120,7 +121,7 @@ def _integral_position(
 
 def edge_positions(
     data: Any,
-    window: tuple[float, float] = DEFAULT_EDGE_WINDOW,
+    window: tuple[float, float] | None = None,
     smooth_ev: float = 1.0,
     integral_levels: tuple[float, float] = (0.15, 1.0),
 ) -> EdgeFeatures:
@@ -142,7 +143,7 @@ def edge_positions(
     EdgeFeatures
     """
     norm = as_normalized(data)
-    window = check_window(window, "window")
+    window = resolve_window(norm, window, "edge")
     lo, hi = check_window(integral_levels, "integral_levels")
     n_s = norm.n_spectra
     why = reasons(n_s)
@@ -177,7 +178,7 @@ def edge_positions(
 
 
 def edge_shape(
-    data: Any, window: tuple[float, float] = DEFAULT_EDGE_WINDOW, levels: tuple = (0.2, 0.8)
+    data: Any, window: tuple[float, float] | None = None, levels: tuple = (0.2, 0.8)
 ) -> EdgeShape:
     """Edge shape β: signed mean departure of the rising edge from its chord.
 
@@ -196,7 +197,7 @@ def edge_shape(
         ``beta`` > 0: concave edge (above its chord); < 0: convex (below its chord).
     """
     norm = as_normalized(data)
-    window = check_window(window, "window")
+    window = resolve_window(norm, window, "edge")
     l_lo, l_hi = check_window(levels, "levels")
     if not 0.0 <= l_lo < l_hi <= 1.5:
         raise ValidationError(f"levels must satisfy 0 <= lo < hi <= 1.5; got {levels}")

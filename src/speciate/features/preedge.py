@@ -48,6 +48,7 @@ from speciate.features._common import (
     smooth_on_window,
     window_mask,
 )
+from speciate.features.windows import resolve_window
 
 __all__ = ["DEFAULT_PREEDGE_WINDOW", "PreEdgePeaks", "preedge_peaks"]
 
@@ -420,7 +421,7 @@ _NON_COLUMNS = {"energy", "fit", "baseline", "a_reason", "b_reason", "shape", "e
 
 def preedge_peaks(
     data: Any,
-    window: tuple[float, float] = DEFAULT_PREEDGE_WINDOW,
+    window: tuple[float, float] | None = None,
     shape: str = "gaussian",
     baseline_order: int = 3,
     fwhm_bounds: tuple[float, float] = (0.5, 4.0),
@@ -469,10 +470,10 @@ def preedge_peaks(
         raise ValidationError(f"baseline_order must be 0-4; got {baseline_order}")
     if shape not in _SHAPES:
         raise ValidationError(f"shape must be one of {sorted(_SHAPES)}; got {shape!r}")
-    window = check_window(window, "window")
     w_lo, w_hi = check_window(fwhm_bounds, "fwhm_bounds")
     eta = _SHAPES[shape]
     norm = as_normalized(data)
+    window = resolve_window(norm, window, "preedge")
     n_s = norm.n_spectra
     inside = window_mask(norm.energy, window)
     e = norm.energy[inside]

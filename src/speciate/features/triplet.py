@@ -45,7 +45,6 @@ import numpy as np
 from speciate.errors import ValidationError
 from speciate.features._common import (
     as_normalized,
-    check_window,
     frozen_reasons,
     local_maxima,
     noise_level,
@@ -57,6 +56,7 @@ from speciate.features._common import (
     smooth_on_window,
     smoothing_gain,
 )
+from speciate.features.windows import resolve_window
 
 __all__ = ["DEFAULT_TRIPLET_WINDOW", "GAMMA_ENERGY_SCALE_EV", "Triplet", "derivative_triplet"]
 
@@ -113,7 +113,7 @@ class Triplet:
 
 def derivative_triplet(
     data: Any,
-    window: tuple[float, float] = DEFAULT_TRIPLET_WINDOW,
+    window: tuple[float, float] | None = None,
     smooth_ev: float = 1.0,
     min_prominence: float = 0.03,
     noise_sigma: float = 5.0,
@@ -144,7 +144,7 @@ def derivative_triplet(
     if not noise_sigma >= 0.0:
         raise ValidationError(f"noise_sigma must be >= 0; got {noise_sigma}")
     norm = as_normalized(data)
-    window = check_window(window, "window")
+    window = resolve_window(norm, window, "triplet")
     n_s = norm.n_spectra
     why = reasons(n_s)
     out = smooth_on_window(norm.energy, norm.norm, window, smooth_ev, deriv=1)

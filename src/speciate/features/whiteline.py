@@ -9,7 +9,6 @@ import numpy as np
 
 from speciate.features._common import (
     as_normalized,
-    check_window,
     frozen_reasons,
     highest_maximum,
     readonly,
@@ -17,6 +16,7 @@ from speciate.features._common import (
     set_reason,
     smooth_on_window,
 )
+from speciate.features.windows import resolve_window
 
 __all__ = ["DEFAULT_WHITE_LINE_WINDOW", "WhiteLine", "white_line"]
 
@@ -45,7 +45,7 @@ class WhiteLine:
 
 
 def white_line(
-    data: Any, window: tuple[float, float] = DEFAULT_WHITE_LINE_WINDOW, smooth_ev: float = 1.0
+    data: Any, window: tuple[float, float] | None = None, smooth_ev: float = 1.0
 ) -> WhiteLine:
     """Energy and height of the main maximum above the edge (α).
 
@@ -68,7 +68,7 @@ def white_line(
     WhiteLine
     """
     norm = as_normalized(data)
-    window = check_window(window, "window")
+    window = resolve_window(norm, window, "white_line")
     n_s = norm.n_spectra
     why = reasons(n_s)
     energy = np.full(n_s, np.nan)
