@@ -261,11 +261,30 @@ def edge_of(data: Any, e0: Any = None) -> EdgeGuess:
     known = edge_from_meta(getattr(data, "meta", None))
     if known is not None:
         return EdgeGuess(known, "", ((known.name, known.energy),), float("nan"))
-    values = np.asarray(getattr(data, "e0", None) if e0 is None else e0, dtype=float)
+    if e0 is None:
+        e0 = getattr(data, "e0", None)
+    if e0 is None:
+        e0 = _measured_e0(data)
+    values = np.asarray(e0, dtype=float)
     finite = values[np.isfinite(values)] if values.ndim else values[None]
     if finite.size == 0:
         return EdgeGuess(None, "no edge in the metadata and no finite E0 to infer it", (), np.nan)
     return infer_edge(float(np.median(finite)))
+
+
+def _measured_e0(data: Any) -> Any:
+    """E0 of data that carry none: a ``coords["e0"]``, else the derivative maximum."""
+    coords = getattr(data, "coords", None) or {}
+    if "e0" in coords:
+        return coords["e0"]
+    if not (hasattr(data, "energy") and hasattr(data, "mu")):
+        return None
+    from speciate.xanes.normalize import find_e0
+
+    try:
+        return find_e0(data.energy, np.nan_to_num(np.asarray(data.mu, dtype=float)))
+    except ValidationError:  # no edge in the data
+        return None
 
 
 def with_edge(series: Any, edge: str | Edge | None = None, e0: Any = None) -> Any:
