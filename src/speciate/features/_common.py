@@ -333,6 +333,8 @@ def first_crossing(
     lev = np.broadcast_to(np.asarray(level, dtype=float), (y.shape[0],))[:, None]
     i0 = max(int(np.searchsorted(energy, start)) - 1, 0)
     energy, y = energy[i0:], y[:, i0:]
+    if energy.size < 2:  # the search starts beyond the data
+        return np.full(y.shape[0], np.nan)
     below = y[:, :-1] < lev
     above = y[:, 1:] >= lev
     ok = below & above & (energy[None, 1:] >= start)
