@@ -74,3 +74,19 @@ def test_mislabelled_series_and_missing_abscissa_are_errors():
         redox_table({"Ni-K": bare})
     table = redox_table({"Ni-K": bare}, state_of_charge=x)
     assert table.shift_per_unit[0] == pytest.approx(-1.0, abs=0.05)
+
+
+def test_real_ni_operando_series_is_redox_active_on_charge(real_data):
+    from speciate.echem import read as read_cycling
+    from speciate.echem.sync import sync
+    from speciate.io import read_many
+    from speciate.xanes import normalize
+
+    operando = real_data / "operando" / "perex_LNO_NiK"
+    series = read_many(str(operando / "XAS_normalized" / "*.txt"))
+    state = sync(series, read_cycling(operando / "EC" / "220726cell4operandoxas_C06.mpt"))
+    norm = normalize(series.replace(coords={**series.coords, **state.as_coords()}))
+    table = redox_table({"Ni-K": norm}, state_of_charge="state_of_charge")
+    # LiNiO2 charge: Ni oxidizes, its edge rises by about 1 eV over the half-cycle
+    assert table.active[0] and table.shift_per_unit[0] > 0.5
+    assert 0.5 < table.total_shift_ev[0] < 3.0

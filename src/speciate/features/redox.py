@@ -15,8 +15,9 @@ regressed on the state of charge. Per edge the table gives:
     Edge energy of the last spectrum minus that of the first: 0 for a cycle that brings
     the element back where it started.
 ``reversibility``
-    ``1 - |return_ev| / (max - min)`` of the edge energies, in [0, 1]: 1 for a perfectly
-    reversible cycle; NaN for an inactive element (its range is noise).
+    ``(E_turn - E_end) / (E_turn - E_start)`` with ``E_turn`` the edge energy farthest
+    from the start (as `speciate.features.trends`): 1 back to the start, 0 no recovery,
+    > 1 overshoot; NaN for an inactive element (its excursion is noise).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class RedoxTable:
     shift_per_unit, shift_stderr : (n_edges,) eV per unit of the abscissa
     total_shift_ev : (n_edges,) eV over the abscissa's range
     return_ev : (n_edges,) eV, last minus first spectrum
-    reversibility : (n_edges,) in [0, 1], NaN when inactive
+    reversibility : (n_edges,) 1 = back to the start, NaN when inactive
     active : (n_edges,) bool
     x, edge_energy : edge name -> (n_spectra,) abscissa and edge energy (eV)
     min_shift_ev : the activity threshold (eV)
@@ -240,11 +241,11 @@ def redox_table(
     span = np.array([np.nanmax(xs[n]) - np.nanmin(xs[n]) for n in names])
     total = slope * span
     active = (np.abs(total) > min_shift_ev) & (np.abs(total) > 3.0 * stderr * span)
-    first_last = np.array([_ends(energies[n]) for n in names])
-    ret = first_last[:, 1] - first_last[:, 0]
-    ranges = np.array([np.nanmax(energies[n]) - np.nanmin(energies[n]) for n in names])
+    start_turn_end = np.array([_ends(energies[n]) for n in names])
+    start, turn, end = start_turn_end.T
+    ret = end - start
     with np.errstate(invalid="ignore", divide="ignore"):
-        rev = np.where(active, np.clip(1.0 - np.abs(ret) / ranges, 0.0, 1.0), np.nan)
+        rev = np.where(active, (turn - end) / (turn - start), np.nan)
     return RedoxTable(
         edges=tuple(names),
         abscissa=abscissa,
@@ -262,8 +263,10 @@ def redox_table(
     )
 
 
-def _ends(e: np.ndarray) -> tuple[float, float]:
-    finite = np.nonzero(np.isfinite(e))[0]
+def _ends(e: np.ndarray) -> tuple[float, float, float]:
+    """First, farthest-from-the-first and last finite edge energy (eV)."""
+    finite = e[np.isfinite(e)]
     if finite.size == 0:
-        return float("nan"), float("nan")
-    return float(e[finite[0]]), float(e[finite[-1]])
+        return float("nan"), float("nan"), float("nan")
+    turn = finite[np.argmax(np.abs(finite - finite[0]))]
+    return float(finite[0]), float(turn), float(finite[-1])
