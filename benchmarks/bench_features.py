@@ -34,8 +34,8 @@ from scipy.signal import find_peaks, savgol_filter
 from speciate import Series
 from speciate.features import derivative_triplet, edge_positions, extract, preedge_peaks
 from speciate.features import white_line as white_line_feature
-from speciate.features._common import as_normalized
-from speciate.features.preedge import _START_FRACTIONS
+from speciate.features.preedge import START_FRACTIONS
+from speciate.xanes.normalized import as_normalized
 
 _LN2 = np.log(2.0)
 GRID = np.arange(6450.0, 6650.0, 0.25)
@@ -128,7 +128,7 @@ def reference_preedge(energy, norm, window, n_sigma=5.0, min_height=0.01):
     out = np.full((norm.shape[0], 5), np.nan)
     for i, y in enumerate(norm[:, inside]):
         best = None
-        for fa, fb in _START_FRACTIONS:
+        for fa, fb in START_FRACTIONS:
             p0 = [lo + fa * (hi - lo), lo + fb * (hi - lo), 1.5, 0.03, 0.03, y.mean(), 0, 0, 0]
             r = least_squares(lambda t, y=y: _preedge_model(t, e, u) - y, p0, bounds=bounds)
             best = r if best is None or r.cost < best.cost else best

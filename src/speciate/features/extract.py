@@ -9,15 +9,16 @@ from typing import Any
 import numpy as np
 
 from speciate.errors import ValidationError
-from speciate.features._common import as_normalized, reasons, set_reason
 from speciate.features.edge import edge_positions, edge_shape
 from speciate.features.preedge import preedge_peaks
+from speciate.features.reasons import reasons, set_reason
 from speciate.features.table import FeatureTable
 from speciate.features.triplet import derivative_triplet
 from speciate.features.valence import ValenceCalibration, default_mn_calibration
 from speciate.features.whiteline import white_line
 from speciate.features.windows import MN_K_WINDOWS, EdgeWindows, feature_windows
 from speciate.provenance import make_provenance
+from speciate.xanes.normalized import as_normalized
 
 __all__ = ["DEFAULT_WINDOWS", "extract", "load_calibration"]
 

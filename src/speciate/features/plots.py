@@ -14,8 +14,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from speciate.errors import ValidationError
-from speciate.features._common import as_normalized, smooth_on_window
 from speciate.features.table import FeatureTable
+from speciate.xanes.derivative import smooth_on_grid
+from speciate.xanes.normalized import as_normalized
 
 __all__ = ["plot_derivative_stack", "plot_features", "plot_preedge_stack"]
 
@@ -103,7 +104,7 @@ def plot_derivative_stack(
     tri = table.details["triplet"]
     ax = ax if ax is not None else Figure(figsize=(4, 6)).add_subplot()
     ax.set_title("Derivative triplet c/d/e, c–e line (γ)")
-    out = smooth_on_window(data.energy, data.norm, tri.window, tri.smooth_ev, deriv=1)
+    out = smooth_on_grid(data.energy, np.nan_to_num(data.norm), tri.smooth_ev, 1, tri.window)
     if out is None:
         return _missing(ax, f"no data in the triplet window {tri.window} eV")
     grid, d = out

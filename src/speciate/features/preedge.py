@@ -31,32 +31,30 @@ variance.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from speciate._arrays import readonly_copy as readonly
 from speciate.errors import ValidationError
-from speciate.features._common import (
-    as_normalized,
-    check_window,
-    frozen_reasons,
-    local_maxima,
-    readonly,
-    reasons,
-    set_reason,
-    smooth_on_window,
-    window_mask,
-)
-from speciate.features.windows import resolve_window
+from speciate.features.measured import measured_in
+from speciate.features.peaks import local_maxima
+from speciate.features.reasons import frozen_reasons, reasons, set_reason
+from speciate.features.windows import check_window, resolve_window
+from speciate.provenance import records_provenance
+from speciate.xanes.derivative import smooth_on_grid
+from speciate.xanes.normalized import as_normalized
 
-__all__ = ["DEFAULT_PREEDGE_WINDOW", "PreEdgePeaks", "preedge_peaks"]
+__all__ = ["DEFAULT_PREEDGE_WINDOW", "START_FRACTIONS", "PreEdgePeaks", "preedge_peaks"]
 
 #: Mn K pre-edge: both 1s→3d peaks of Mn(II)-Mn(IV) oxides lie in 6538-6544 eV.
 DEFAULT_PREEDGE_WINDOW = (6534.5, 6545.5)
 _SHAPES = {"gaussian": 0.0, "pseudo-voigt": 0.5, "lorentzian": 1.0}
 _LN2 = np.log(2.0)
 _N_PEAK_PARAMS = 5  # c_A, c_B, shared FWHM, h_A, h_B
+_SWAP = [1, 0, 2, 4, 3]  # parameter order with A and B exchanged
 
 
 def _profile(e: np.ndarray, c: np.ndarray, w: np.ndarray, eta: float):
@@ -119,7 +117,7 @@ def _start_positions(energy, norm, window, smooth_ev):
     """Two starting positions per spectrum: deepest minima of the smoothed 2nd derivative."""
     n_s = norm.shape[0]
     lo, hi = window
-    out = smooth_on_window(energy, norm, window, smooth_ev, deriv=2)
+    out = smooth_on_grid(energy, norm, smooth_ev, 2, window)
     c = np.column_stack([np.full(n_s, lo + 0.4 * (hi - lo)), np.full(n_s, lo + 0.6 * (hi - lo))])
     if out is None:
         return c
@@ -191,19 +189,22 @@ def _lm(theta, y, e, proj, eta, bounds, max_iter, free=None):
 # each, keeping the lowest residual, avoids the local minima a single start falls into
 # when noise hides one of the peaks in the second derivative.
 _PAIRED_STARTS = ((0.25, 0.45), (0.35, 0.55), (0.45, 0.65), (0.55, 0.75), (0.65, 0.85))
-_START_FRACTIONS = (*_PAIRED_STARTS, (0.3, 0.97), (0.6, 0.97))
+#: Starting (A, B) positions, as fractions of the window, tried besides the data-driven one.
+START_FRACTIONS = (*_PAIRED_STARTS, (0.3, 0.97), (0.6, 0.97))
 _SCOUT_ITER = 6
 #: A spectrum has converged when a successful step lowers its SSR by less than this fraction.
 _REL_TOL = 1e-8
 
 
-def _multistart_fit(norm, y, e, proj, window, eta, w_bounds, init_fwhm, smooth_ev, max_iter):
+def _multistart_fit(
+    energy, values, y, e, proj, window, eta, w_bounds, init_fwhm, smooth_ev, max_iter
+):
     """Fit the projected data ``y`` (n_s, m); returns parameters, Jacobian and SSR."""
     n_s = y.shape[0]
     lo, hi = window
-    starts = [_start_positions(norm.energy, norm.norm, window, smooth_ev)]
+    starts = [_start_positions(energy, values, window, smooth_ev)]
     starts += [
-        np.tile([lo + a * (hi - lo), lo + b * (hi - lo)], (n_s, 1)) for a, b in _START_FRACTIONS
+        np.tile([lo + a * (hi - lo), lo + b * (hi - lo)], (n_s, 1)) for a, b in START_FRACTIONS
     ]
     k = len(starts)
     c = np.concatenate(starts)
@@ -303,6 +304,7 @@ class PreEdgePeaks:
     a_reason, b_reason : (n_spectra,) str
     shape : "gaussian", "pseudo-voigt" or "lorentzian"; eta : Lorentzian fraction
     window : (lo, hi) eV
+    provenance : record of the call
     """
 
     a_energy: np.ndarray
@@ -331,6 +333,7 @@ class PreEdgePeaks:
     shape: str
     eta: float
     window: tuple[float, float]
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _area_factor(eta: float) -> float:
@@ -416,9 +419,12 @@ def _empty(n_s: int, energy: np.ndarray, text: str, shape: str, eta: float, wind
     )
 
 
-_NON_COLUMNS = {"energy", "fit", "baseline", "a_reason", "b_reason", "shape", "eta", "window"}
+_NON_COLUMNS = {
+    "energy", "fit", "baseline", "a_reason", "b_reason", "shape", "eta", "window", "provenance",
+}  # fmt: skip
 
 
+@records_provenance(name="speciate.features.preedge_peaks")
 def preedge_peaks(
     data: Any,
     window: tuple[float, float] | None = None,
@@ -470,12 +476,12 @@ def preedge_peaks(
         raise ValidationError(f"baseline_order must be 0-4; got {baseline_order}")
     if shape not in _SHAPES:
         raise ValidationError(f"shape must be one of {sorted(_SHAPES)}; got {shape!r}")
-    w_lo, w_hi = check_window(fwhm_bounds, "fwhm_bounds")
+    w_bounds = check_window(fwhm_bounds, "fwhm_bounds")
     eta = _SHAPES[shape]
     norm = as_normalized(data)
     window = resolve_window(norm, window, "preedge")
-    n_s = norm.n_spectra
-    inside = window_mask(norm.energy, window)
+    data_in = measured_in(norm, window, "pre-edge")
+    inside = (norm.energy >= window[0]) & (norm.energy <= window[1])
     e = norm.energy[inside]
     n_par = _N_PEAK_PARAMS + baseline_order + 1
     if e.size < n_par + 3:
@@ -483,32 +489,60 @@ def preedge_peaks(
             f"pre-edge window {window} eV holds {e.size} points; need at least {n_par + 3} "
             f"(or a lower baseline_order than {baseline_order})"
         )
-        return _empty(n_s, e, text, shape, eta, window)
-    y = norm.norm[:, inside]
+        return _empty(norm.n_spectra, e, text, shape, eta, window)
+    y = data_in.values[:, inside]
+    proj = _baseline_projector(e, baseline_order)
+    theta, jac, ssr, single = _fit_peaks(
+        norm.energy, data_in.values, y, e, proj, window, eta, w_bounds, init_fwhm, smooth_ev,
+        max_iter, n_sigma,
+    )  # fmt: skip
+    cov = _covariance(jac, ssr, e.size - n_par + 2 * single)
+    fitted = theta.copy()  # the model drawn in `fit`; `theta` becomes the reported peaks
+    theta, cov, why = _report_peaks(theta, cov, e, single, n_sigma, min_height)
+    for key in ("a", "b"):
+        why[key][~data_in.ok] = data_in.reason
+    peaks, _ = _model(fitted, e, None, eta)
+    v, v_pinv = proj
+    base = ((y - peaks) @ v_pinv.T) @ v.T
+    return _assemble(theta, cov, why, eta, ssr, e, peaks + base, base, shape, window)
+
+
+def _baseline_projector(e: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Polynomial basis (m, order+1) in the window's reduced energy, and its pseudo-inverse."""
     mid, half = 0.5 * (e[0] + e[-1]), 0.5 * (e[-1] - e[0])
-    u = (e - mid) / half
-    v = u[:, None] ** np.arange(baseline_order + 1)
-    v_pinv = np.linalg.pinv(v)
-    proj = (v, v_pinv)
+    v = ((e - mid) / half)[:, None] ** np.arange(order + 1)
+    return v, np.linalg.pinv(v)
+
+
+def _fit_peaks(energy, values, y, e, proj, window, eta, w_bounds, init_fwhm, smooth_ev,
+               max_iter, n_sigma):  # fmt: skip
+    """Two components where they beat one by ``n_sigma``² in χ², else one; A below B.
+
+    Returns theta (n_s, 5), Jacobian, SSR and ``single`` (n_s,) bool.
+    """
     y_proj = _project(y, proj)
     theta, jac, ssr = _multistart_fit(
-        norm, y_proj, e, proj, window, eta, (w_lo, w_hi), init_fwhm, smooth_ev, max_iter
+        energy, values, y_proj, e, proj, window, eta, w_bounds, init_fwhm, smooth_ev, max_iter
     )
-    # two peaks only where they beat the best single peak by n_sigma² in χ² (where they
-    # do not, A also comes from the single-peak fit, free of the unneeded component)
-    one = _one_peak_fit(theta, y_proj, e, proj, eta, ((e[0], e[-1]), (w_lo, w_hi)), max_iter)
+    # where two do not beat one, A also comes from the single-peak fit, free of the
+    # unneeded component
+    one = _one_peak_fit(theta, y_proj, e, proj, eta, ((e[0], e[-1]), w_bounds), max_iter)
+    n_par = _N_PEAK_PARAMS + proj[0].shape[1]
     with np.errstate(divide="ignore", invalid="ignore"):
         chi2_gain = (one[2] - ssr) / (ssr / (e.size - n_par))
     single = ~(chi2_gain >= n_sigma**2)
     theta[single], jac[single], ssr[single] = one[0][single], one[1][single], one[2][single]
-    # A is the lower-energy peak
     swap = theta[:, 0] > theta[:, 1]
-    perm = [1, 0, 2, 4, 3]
-    theta[swap] = theta[swap][:, perm]
-    jac[swap] = jac[swap][:, :, perm]
-    cov = _covariance(jac, ssr, e.size - n_par + 2 * single)
-    k_area = _area_factor(eta)
-    fitted = theta.copy()  # the model drawn in `fit`; `theta` becomes the reported peaks
+    theta[swap] = theta[swap][:, _SWAP]
+    jac[swap] = jac[swap][:, :, _SWAP]
+    return theta, jac, ssr, single
+
+
+def _report_peaks(theta, cov, e, single, n_sigma, min_height):
+    """Merge unresolved components, judge each, and name the lowest reported peak A.
+
+    Returns (theta, cov, why) with why = {"a": reasons, "b": reasons}.
+    """
     theta, cov, merged = _merge_unresolved(theta, cov)
     why = {
         key: _component_reasons(theta, cov, i_pos, i_h, e, n_sigma, min_height)
@@ -516,16 +550,17 @@ def preedge_peaks(
     }
     # one reported peak: it is A (the lowest resolved peak), whatever the other did
     only_b = (why["a"] != "") & (why["b"] == "")
-    theta[only_b] = theta[only_b][:, perm]
-    cov[only_b] = cov[only_b][:, perm][:, :, perm]
+    theta[only_b] = theta[only_b][:, _SWAP]
+    cov[only_b] = cov[only_b][:, _SWAP][:, :, _SWAP]
     why["a"][only_b], why["b"][only_b] = why["b"][only_b], why["a"][only_b]
     why["b"][merged] = "B not resolved from A (merged into A)"
     why["b"][single] = f"no peak: a second peak lowers χ² by less than {n_sigma:g}²"
-    a_cols = _peak_columns(theta, cov, k_area, 0, 3)
-    b_cols = _peak_columns(theta, cov, k_area, 1, 4)
-    ok_a, ok_b = why["a"] == "", why["b"] == ""
-    a_out = [np.where(ok_a, col, np.nan) for col in a_cols]
-    b_out = [np.where(ok_b, col, np.nan) for col in b_cols]
+    return theta, cov, why
+
+
+def _centroid(theta, cov, ok_a, ok_b):
+    """Height-weighted mean position of the reported peaks and its standard error."""
+    n_s = theta.shape[0]
     h_a, h_b = np.where(ok_a, theta[:, 3], 0.0), np.where(ok_b, theta[:, 4], 0.0)
     total_h = h_a + h_b
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -535,11 +570,21 @@ def preedge_peaks(
         grad[:, 3] = np.where(ok_a, (theta[:, 0] - centroid) / total_h, 0.0)
         grad[:, 4] = np.where(ok_b, (theta[:, 1] - centroid) / total_h, 0.0)
     centroid_sd = np.sqrt(np.maximum(np.einsum("si,sij,sj->s", grad, cov, grad), 0.0))
+    return centroid, centroid_sd, total_h
+
+
+def _assemble(theta, cov, why, eta, ssr, e, fit, base, shape, window) -> PreEdgePeaks:
+    """The reported columns: NaN where a peak was not found."""
+    k_area = _area_factor(eta)
+    ok_a, ok_b = why["a"] == "", why["b"] == ""
+    a_out = [np.where(ok_a, col, np.nan) for col in _peak_columns(theta, cov, k_area, 0, 3)]
+    b_out = [np.where(ok_b, col, np.nan) for col in _peak_columns(theta, cov, k_area, 1, 4)]
+    centroid, centroid_sd, total_h = _centroid(theta, cov, ok_a, ok_b)
     any_peak = ok_a | ok_b
-    peaks, _ = _model(fitted, e, None, eta)
-    base = ((y - peaks) @ v_pinv.T) @ v.T
-    f = peaks + base
-    fwhm_ok = np.where(any_peak, theta[:, 2], np.nan)
+
+    def found(x: np.ndarray) -> np.ndarray:
+        return readonly(np.where(any_peak, x, np.nan))
+
     return PreEdgePeaks(
         a_energy=readonly(a_out[0]),
         a_energy_stderr=readonly(a_out[3]),
@@ -553,14 +598,14 @@ def preedge_peaks(
         b_height_stderr=readonly(b_out[4]),
         b_area=readonly(b_out[2]),
         b_area_stderr=readonly(b_out[5]),
-        fwhm=readonly(fwhm_ok),
-        fwhm_stderr=readonly(np.where(any_peak, np.sqrt(np.maximum(cov[:, 2, 2], 0)), np.nan)),
-        centroid=readonly(np.where(any_peak, centroid, np.nan)),
-        centroid_stderr=readonly(np.where(any_peak, centroid_sd, np.nan)),
-        total_area=readonly(np.where(any_peak, k_area * theta[:, 2] * total_h, np.nan)),
+        fwhm=found(theta[:, 2]),
+        fwhm_stderr=found(np.sqrt(np.maximum(cov[:, 2, 2], 0))),
+        centroid=found(centroid),
+        centroid_stderr=found(centroid_sd),
+        total_area=found(k_area * theta[:, 2] * total_h),
         residual_rms=readonly(np.sqrt(ssr / e.size)),
         energy=readonly(e),
-        fit=readonly(f),
+        fit=readonly(fit),
         baseline=readonly(base),
         a_reason=frozen_reasons(why["a"]),
         b_reason=frozen_reasons(why["b"]),

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from speciate._arrays import readonly_copy as readonly
 from speciate._atomic import atomic_path
 from speciate.errors import ValidationError
-from speciate.features._common import readonly
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

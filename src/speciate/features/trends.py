@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from speciate._arrays import readonly_copy as readonly
 from speciate.errors import ValidationError
-from speciate.features._common import readonly
 from speciate.features.table import FeatureTable
 
 if TYPE_CHECKING:  # pragma: no cover

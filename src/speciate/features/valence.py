@@ -27,11 +27,12 @@ from typing import Any
 
 import numpy as np
 
+from speciate._arrays import readonly_copy as readonly
 from speciate._atomic import atomic_write_text
 from speciate.edges import edge_of, parse_edge
 from speciate.errors import FitError, ValidationError
-from speciate.features._common import frozen_reasons, readonly, reasons, set_reason
 from speciate.features.edge import edge_positions
+from speciate.features.reasons import frozen_reasons, reasons, set_reason
 
 __all__ = [
     "EDGE_DEFINITIONS",
