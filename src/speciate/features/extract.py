@@ -17,7 +17,7 @@ from speciate.features.triplet import derivative_triplet
 from speciate.features.valence import ValenceCalibration, default_mn_calibration
 from speciate.features.whiteline import white_line
 from speciate.features.windows import MN_K_WINDOWS, EdgeWindows, feature_windows
-from speciate.provenance import make_provenance
+from speciate.provenance import records_provenance
 from speciate.xanes.normalized import as_normalized
 
 __all__ = ["DEFAULT_WINDOWS", "extract", "load_calibration"]
@@ -56,6 +56,7 @@ def load_calibration(calibration: Any) -> ValenceCalibration | None:
     )
 
 
+@records_provenance(name="speciate.features.extract")
 def extract(
     norm: Any,
     windows: Mapping[str, tuple[float, float]] | None = None,
@@ -106,7 +107,7 @@ def extract(
         windows used.
     """
     data = as_normalized(norm)
-    chosen = feature_windows(data, windows, edge)
+    chosen = feature_windows(data, windows, edge, stacklevel=3)
     win = chosen.windows
     cal = load_calibration(calibration)
     n_s = data.n_spectra
@@ -170,21 +171,14 @@ def extract(
     add("triplet_flatness", tri.flatness, "1", "triplet_reason")
     add("gamma_deg", tri.gamma_deg, "deg", "triplet_reason")
     reason_cols["triplet_reason"] = tri.reason
-    provenance = make_provenance(
-        "speciate.features.extract",
-        {
-            "windows": win,
-            "calibration": None if cal is None else {
-                "element": cal.element, "edge": cal.edge,
-                "definition": cal.definition, "kind": cal.kind,
-            },
-            "edge": None if chosen.edge is None else chosen.edge.to_meta(),
-            "smooth_ev": smooth_ev,
-            "preedge_shape": preedge_shape,
-            "min_prominence": min_prominence,
+    provenance = {
+        "windows_used": {k: list(v) for k, v in win.items()},
+        "edge_used": None if chosen.edge is None else chosen.edge.to_meta(),
+        "calibration_used": None if cal is None else {
+            "element": cal.element, "edge": cal.edge,
+            "definition": cal.definition, "kind": cal.kind,
         },
-        n_spectra=n_s,
-    )
+    }  # fmt: skip
     return FeatureTable(
         labels=data.labels,
         columns=cols,

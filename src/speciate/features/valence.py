@@ -33,6 +33,7 @@ from speciate.edges import edge_of, parse_edge
 from speciate.errors import FitError, ValidationError
 from speciate.features.edge import edge_positions
 from speciate.features.reasons import frozen_reasons, reasons, set_reason
+from speciate.provenance import records_provenance
 
 __all__ = [
     "EDGE_DEFINITIONS",
@@ -176,6 +177,7 @@ class ValenceCalibration:
     loo_errors : (n,) leave-one-out errors of this kind of calibration on its standards
     energy_reference : eV, edge (``e0``) of the reference foil on the standards' scale, or NaN
     meta : JSON-serializable notes (sources, normalization, edge window)
+    provenance : record of the call that built it
     """
 
     kind: str
@@ -193,6 +195,7 @@ class ValenceCalibration:
     meta: dict = field(default_factory=dict)
     element: str | None = None
     edge: str | None = None
+    provenance: dict = field(default_factory=dict)
 
     @property
     def energy_range(self) -> tuple[float, float]:
@@ -343,6 +346,7 @@ class ValenceCalibration:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
+@records_provenance(name="speciate.features.valence_calibration")
 def valence_calibration(
     standards: Any,
     valences: Any,
@@ -446,6 +450,7 @@ def valence_calibration(
     )
 
 
+@records_provenance(name="speciate.features.default_mn_calibration")
 def default_mn_calibration() -> ValenceCalibration:
     """The Mn K-edge calibration shipped with speciate (oxide standards, see docs/features.md).
 

@@ -129,7 +129,11 @@ def _guess(data: Any, edge: Any) -> EdgeGuess:
 
 
 def feature_windows(
-    data: Any, windows: Mapping[str, Any] | None = None, edge: Any = None, warn: bool = True
+    data: Any,
+    windows: Mapping[str, Any] | None = None,
+    edge: Any = None,
+    warn: bool = True,
+    stacklevel: int = 2,
 ) -> EdgeWindows:
     """Windows for every feature of ``data``: given ones, else from its edge.
 
@@ -143,6 +147,8 @@ def feature_windows(
         ``"Ni-K"``: overrides the edge recorded in ``data.meta`` or inferred from E0.
     warn
         Warn (`UserWarning`) when the edge is unknown and the Mn K windows stand in.
+    stacklevel
+        Passed to `warnings.warn` (2: the caller of this function).
 
     Returns
     -------
@@ -170,7 +176,7 @@ def feature_windows(
             reason = str(exc)
     missing = [k for k in WINDOW_NAMES if k not in given]
     if missing and not from_edge and warn:
-        warnings.warn(f"{reason}; using the Mn K windows for {missing}", stacklevel=3)
+        warnings.warn(f"{reason}; using the Mn K windows for {missing}", stacklevel=stacklevel + 1)
     source = {
         k: "user" if k in given else ("edge" if from_edge else "mn-fallback") for k in WINDOW_NAMES
     }
@@ -180,5 +186,6 @@ def feature_windows(
 def resolve_window(data: Any, window: Any, name: str) -> tuple[float, float]:
     """``window`` checked, or (None) the default ``name`` window of the data's edge."""
     if window is None:
-        return feature_windows(data, warn=True).windows[name]
+        # the warning points at the user's call: past this, the feature, its decorator
+        return feature_windows(data, warn=True, stacklevel=4).windows[name]
     return check_window(window, "window")

@@ -180,8 +180,8 @@ def derivative(
     ----------
     data
         A `NormResult` or a normalized `Series` (anything `speciate.xanes.as_normalized`
-        accepts). NaN (not measured) stays NaN: each spectrum is differentiated over its
-        measured range.
+        accepts), measured over the whole grid (the result is a `Series`, which holds
+        no NaN).
     order
         1 (default) or 2.
     smooth_ev
@@ -196,33 +196,20 @@ def derivative(
         carried, ``meta["derivative"]`` records order and smoothing.
     """
     norm = as_normalized(data, array=array)
-    values = np.asarray(norm.norm)
-    if norm.complete:
-        d = derivative_array(norm.energy, values, order=order, smooth_ev=smooth_ev)
-    else:
-        d = _derivative_of_measured(norm.energy, values, order, smooth_ev)
+    if not norm.complete:
+        measured = norm.measured()
+        rows = np.nonzero(~measured.all(axis=1))[0]
+        common = norm.energy[measured.all(axis=0)]
+        where = f"{common[0]:.1f}-{common[-1]:.1f} eV" if common.size else "no energy"
+        raise ValidationError(
+            f"spectra {rows[:10].tolist()} were not measured over the whole grid, and the "
+            f"derivative is a Series (finite everywhere); all spectra share {where}: "
+            "differentiate that range, or use derivative_array per measured range"
+        )
+    d = derivative_array(norm.energy, np.asarray(norm.norm), order=order, smooth_ev=smooth_ev)
     meta = dict(norm.meta)
     meta["derivative"] = {"order": order, "smooth_ev": smooth_ev, "method": "savgol-uniform"}
     coords = {k: np.asarray(v) for k, v in norm.coords.items()}
     if "e0" not in coords and np.isfinite(norm.e0).any():
         coords["e0"] = np.asarray(norm.e0)
     return Series(norm.energy, d, labels=norm.labels, time=norm.time, coords=coords, meta=meta)
-
-
-def _derivative_of_measured(
-    energy: np.ndarray, values: np.ndarray, order: int, smooth_ev: float | None
-) -> np.ndarray:
-    """Spectra measured on different ranges: each row differentiated where it has data.
-
-    Rows sharing the same measured range are differentiated together (a stack on a
-    union grid has a few distinct ranges, not one per spectrum).
-    """
-    measured = np.isfinite(values)
-    out = np.full(values.shape, np.nan)
-    patterns, which = np.unique(measured, axis=0, return_inverse=True)
-    for k, cols in enumerate(patterns):  # one pass per distinct measured range
-        rows = np.nonzero(which.ravel() == k)[0]
-        out[np.ix_(rows, cols)] = derivative_array(
-            energy[cols], values[np.ix_(rows, cols)], order=order, smooth_ev=smooth_ev
-        )
-    return out
