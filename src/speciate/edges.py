@@ -273,18 +273,23 @@ def edge_of(data: Any, e0: Any = None) -> EdgeGuess:
 
 
 def _measured_e0(data: Any) -> Any:
-    """E0 of data that carry none: a ``coords["e0"]``, else the derivative maximum."""
+    """E0 of data that carry none: a ``coords["e0"]``, else the steepest rise.
+
+    Only a table look-up follows (tolerance tens of eV), so the plain maximum of the
+    finite-difference slope is enough; normalization finds the real E0.
+    """
     coords = getattr(data, "coords", None) or {}
     if "e0" in coords:
         return coords["e0"]
     if not (hasattr(data, "energy") and hasattr(data, "mu")):
         return None
-    from speciate.xanes.normalize import find_e0
-
-    try:
-        return find_e0(data.energy, np.nan_to_num(np.asarray(data.mu, dtype=float)))
-    except ValidationError:  # no edge in the data
+    energy = np.asarray(data.energy, dtype=float)
+    mu = np.atleast_2d(np.nan_to_num(np.asarray(data.mu, dtype=float)))
+    if energy.size < 3:
         return None
+    slope = np.gradient(mu, energy, axis=1)
+    rising = slope.max(axis=1) > 0
+    return np.where(rising, energy[np.argmax(slope, axis=1)], np.nan)
 
 
 def with_edge(series: Any, edge: str | Edge | None = None, e0: Any = None) -> Any:
