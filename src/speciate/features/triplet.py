@@ -2,8 +2,8 @@
 
 Detection rule (stated once, used everywhere):
 
-1. The normalized spectrum is resampled on a uniform grid (the median data step in the
-   window, at most 0.1 eV) and differentiated with a Savitzky–Golay filter (quadratic,
+1. The normalized spectrum is resampled on a uniform grid (10th percentile of the data
+   step in the window, 0.01-0.1 eV) and differentiated with a Savitzky–Golay filter (quadratic,
    ``smooth_ev`` wide, default 1.0 eV).
 2. Candidates are the interior local maxima of dμ/dE inside the window.
 3. A candidate counts when its topographic prominence (as `scipy.signal.peak_prominences`,
