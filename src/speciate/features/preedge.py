@@ -25,6 +25,7 @@ components of 0.0005-0.002 that pass any n_sigma, and one 3.5 eV above gets 0.01
 the window well before the edge rises). **A is the lower-energy of the
 reported peaks**: when only one component passes, it is reported as A and B is NaN
 (the label then says "the lowest resolved pre-edge peak", not "the t2g peak").
+The batched fit itself lives in `speciate.features.preedge_fit`.
 Standard errors come from the covariance ``s² (JᵀJ)⁻¹`` with ``s²`` the residual
 variance.
 """
