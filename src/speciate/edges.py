@@ -38,6 +38,7 @@ __all__ = [
     "edge_of",
     "infer_edge",
     "parse_edge",
+    "steepest_rise",
     "tabulated_edge",
     "with_edge",
 ]
@@ -283,10 +284,28 @@ def _measured_e0(data: Any) -> Any:
         return coords["e0"]
     if not (hasattr(data, "energy") and hasattr(data, "mu")):
         return None
-    energy = np.asarray(data.energy, dtype=float)
-    mu = np.atleast_2d(np.nan_to_num(np.asarray(data.mu, dtype=float)))
+    return steepest_rise(data.energy, data.mu)
+
+
+def steepest_rise(energy: Any, values: Any) -> np.ndarray:
+    """Energy (eV) of the steepest rise of every spectrum: a rough E0 for the table look-up.
+
+    Parameters
+    ----------
+    energy
+        (n_energy,) eV, increasing.
+    values
+        (n_spectra, n_energy); NaN counts as flat.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_spectra,) eV, NaN for a spectrum that never rises.
+    """
+    energy = np.asarray(energy, dtype=float)
+    mu = np.atleast_2d(np.nan_to_num(np.asarray(values, dtype=float)))
     if energy.size < 3:
-        return None
+        return np.full(mu.shape[0], np.nan)
     slope = np.gradient(mu, energy, axis=1)
     rising = slope.max(axis=1) > 0
     return np.where(rising, energy[np.argmax(slope, axis=1)], np.nan)

@@ -88,10 +88,11 @@ class RedoxTable:
     provenance: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dataframe(self) -> pd.DataFrame:
-        """One row per edge."""
+        """One row per edge; the slope column is named for the unit (``shift_ev_per_x``)."""
         import pandas as pd
 
-        per = f"shift_ev_per_{self.unit if self.unit != '1' else 'unit'}"
+        unit = "unit" if self.unit == "1" else self.unit.replace("/", "_")
+        per = f"shift_ev_per_{unit}"  # shift_ev_per_x, shift_ev_per_mAh_g
         return pd.DataFrame(
             {
                 per: self.shift_per_unit,

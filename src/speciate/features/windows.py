@@ -27,7 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from speciate.edges import Edge, EdgeGuess, edge_of, parse_edge, tabulated_edge
+from speciate.edges import (
+    Edge,
+    EdgeGuess,
+    edge_of,
+    parse_edge,
+    steepest_rise,
+    tabulated_edge,
+)
 from speciate.errors import ValidationError
 
 __all__ = [
@@ -118,13 +125,7 @@ def _guess(data: Any, edge: Any) -> EdgeGuess:
         return EdgeGuess(known, "", ((known.name, known.energy),), float("nan"))
     e0 = np.asarray(getattr(data, "e0", np.nan), dtype=float)
     if not np.isfinite(e0).any() and hasattr(data, "energy"):
-        from speciate.xanes.normalize import find_e0
-
-        values = np.nan_to_num(np.asarray(data.norm, dtype=float))
-        try:
-            e0 = find_e0(np.asarray(data.energy, dtype=float), values)
-        except ValidationError:  # no edge in the data: nothing to infer from
-            e0 = np.full(values.shape[0], np.nan)
+        e0 = steepest_rise(data.energy, data.norm)
     return edge_of(data, e0=e0)
 
 
