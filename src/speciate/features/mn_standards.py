@@ -24,6 +24,7 @@ import numpy as np
 from speciate.errors import ReadError
 from speciate.features.edge import edge_positions
 from speciate.features.valence import ValenceCalibration, leave_one_out, valence_calibration
+from speciate.provenance import records_provenance
 from speciate.series import Series
 from speciate.xanes.normalize import NormResult, normalize
 
@@ -98,6 +99,7 @@ def loo_table(folder: str | Path) -> dict[tuple[str, str], np.ndarray]:
     }
 
 
+@records_provenance(name="speciate.features.mn_standards.build_mn_calibration")
 def build_mn_calibration(
     folder: str | Path, definition: str = DEFAULT_EDGE, kind: str = DEFAULT_KIND
 ) -> ValenceCalibration:

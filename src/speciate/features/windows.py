@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -95,6 +96,7 @@ def default_windows(edge: str | Edge) -> dict[str, tuple[float, float]]:
     return {name: (ref + lo, ref + hi) for name, (lo, hi) in K_EDGE_OFFSETS.items()}
 
 
+@dataclass(frozen=True)
 class EdgeWindows:
     """The windows chosen for a series, with the edge they come from.
 
@@ -106,14 +108,10 @@ class EdgeWindows:
     source : name -> "user", "edge" or "mn-fallback"
     """
 
-    def __init__(
-        self,
-        windows: dict[str, tuple[float, float]],
-        edge: Edge | None,
-        reason: str,
-        source: dict[str, str],
-    ) -> None:
-        self.windows, self.edge, self.reason, self.source = windows, edge, reason, source
+    windows: Mapping[str, tuple[float, float]]
+    edge: Edge | None
+    reason: str
+    source: Mapping[str, str]
 
     def __getitem__(self, name: str) -> tuple[float, float]:
         return self.windows[name]
