@@ -120,3 +120,10 @@ def test_by_edge_writes_the_redox_table(tmp_path, capsys):
     np.testing.assert_allclose(df["shift_ev_per_x"], [0.0, -2.0], atol=0.05)
     assert df["active"].tolist() == [False, True]
     assert out.with_suffix(".png").exists()
+
+
+def test_unknown_edge_option_is_refused(tmp_path, mn_groups, capsys):
+    code = main(["features", str(mn_groups / "02_MnO.dat"), "--energy", "energy_shifted_eV",
+                 "-o", str(tmp_path / "f.csv"), "--edge", "Xx-K"])  # fmt: skip
+    assert code == 1 and "unknown element" in capsys.readouterr().err
+    assert not (tmp_path / "f.csv").exists()
