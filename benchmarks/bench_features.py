@@ -42,7 +42,7 @@ from _checks import Checks
 from speciate import Series
 from speciate.features import derivative_triplet, edge_positions, extract, preedge_peaks
 from speciate.features import white_line as white_line_feature
-from speciate.features.preedge import _START_FRACTIONS
+from speciate.features.preedge import START_FRACTIONS
 from speciate.xanes import as_normalized
 
 _LN2 = np.log(2.0)
@@ -136,7 +136,7 @@ def reference_preedge(energy, norm, window, n_sigma=5.0, min_height=0.01):
     out = np.full((norm.shape[0], 5), np.nan)
     for i, y in enumerate(norm[:, inside]):
         best = None
-        for fa, fb in _START_FRACTIONS:
+        for fa, fb in START_FRACTIONS:
             p0 = [lo + fa * (hi - lo), lo + fb * (hi - lo), 1.5, 0.03, 0.03, y.mean(), 0, 0, 0]
             r = least_squares(lambda t, y=y: _preedge_model(t, e, u) - y, p0, bounds=bounds)
             best = r if best is None or r.cost < best.cost else best

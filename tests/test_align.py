@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -102,3 +104,13 @@ def test_absolute_offset_does_not_follow_one_noisy_channel():
             result = align(series, target=6539.0)
             offsets.append(np.mean(result.shifts - truth["drift"]))
         assert abs(offsets[1] - offsets[0]) < 0.04
+
+
+def test_derivative_names_spectra_not_measured_everywhere():
+    grid = np.arange(6500.0, 6600.0, 0.25)
+    mu = np.stack([np.arctan((grid - 6550) / 3.0)] * 2)
+    mu[1, grid > 6580] = np.nan
+    with pytest.raises(ValidationError, match=r"spectra \[1\].*6500.0-6580.0 eV"):
+        derivative(SimpleNamespace(energy=grid, norm=mu), smooth_ev=1.0)
+    d = derivative(SimpleNamespace(energy=grid, norm=mu[:1]), smooth_ev=1.0)
+    assert d.meta["provenance"]["function"] == "speciate.xanes.derivative"

@@ -112,7 +112,7 @@ def test_shipped_mn_calibration_is_rederived_from_the_real_standards(mn_groups):
         .joinpath("data", "mn_k_valence_calibration.json")
         .read_text("utf-8")
     )
-    assert json.loads(text)["edge"] == rebuilt.edge == shipped.edge
+    assert json.loads(text)["definition"] == rebuilt.definition == shipped.definition
     np.testing.assert_allclose(shipped.energies, rebuilt.energies, atol=1e-5)
     np.testing.assert_allclose(shipped.valences, rebuilt.valences, atol=1e-9)
     np.testing.assert_allclose(shipped.coef, rebuilt.coef, rtol=1e-6)
@@ -125,9 +125,10 @@ def test_default_calibration_is_the_best_by_leave_one_out(mn_groups):
     shipped = default_mn_calibration()
     best = min(rms.values())
     # rule: lowest RMS; within 0.01 e the linear line wins (fewer parameters)
-    assert rms[(shipped.edge, shipped.kind)] <= best + 0.01
-    assert shipped.kind == "linear" or rms[(shipped.edge, "linear")] > best + 0.01
-    assert rms[(shipped.edge, shipped.kind)] < min(rms[(e, "linear")] for e in ("e0", "e_half"))
+    assert rms[(shipped.definition, shipped.kind)] <= best + 0.01
+    assert shipped.kind == "linear" or rms[(shipped.definition, "linear")] > best + 0.01
+    others = min(rms[(e, "linear")] for e in ("e0", "e_half"))
+    assert rms[(shipped.definition, shipped.kind)] < others
     assert shipped.loo_rms <= 0.35
     assert len(rms) == 6
 
@@ -191,9 +192,44 @@ def test_calibration_from_normresult_and_json_roundtrip(tmp_path, mn_groups):
     series = Series.concat([n.to_series("mu") for n in norms], grid=grid)
     norm = normalize(series)
     three = Series.concat([series, series.select(0)])
-    cal = valence_calibration(normalize(three), [2.0, 8 / 3, 2.0], edge="e_half")
+    cal = valence_calibration(normalize(three), [2.0, 8 / 3, 2.0], definition="e_half")
     assert cal.labels[0] == norm.labels[0]
     cal.to_json(tmp_path / "cal.json")
     back = type(cal).from_json(tmp_path / "cal.json")
     np.testing.assert_allclose(back.coef, cal.coef, rtol=1e-9)
-    assert back.edge == "e_half"
+    assert back.definition == "e_half"
+
+
+def test_calibration_knows_its_element_and_range():
+    cal = default_mn_calibration()
+    assert (cal.element, cal.edge, cal.definition) == ("Mn", "K", "e_integral")
+    lo, hi = cal.energy_range
+    assert lo == pytest.approx(6546.12, abs=0.01) and hi == pytest.approx(6554.47, abs=0.01)
+    assert cal.loo_rms <= 0.3  # leave-one-out on the Mn oxides
+    pred = cal.predict([lo - 3.0, 0.5 * (lo + hi), hi + 2.0, np.nan], edge="Mn-K")
+    assert pred.reason.tolist() == [
+        "extrapolated below the standards", "", "extrapolated above the standards",
+        "no e_integral edge position",
+    ]  # fmt: skip
+    assert np.isfinite(pred.valence[:3]).all() and np.isnan(pred.valence[3])
+    other = cal.predict([8345.0, 8346.0], edge="Ni-K")
+    assert np.isnan(other.valence).all() and np.isnan(other.stderr).all()
+    assert set(other.reason) == {"calibration is for Mn K, data are Ni K"}
+
+
+def test_calibration_json_keeps_element_and_old_files_still_load(tmp_path):
+    cal = valence_calibration([6540.0, 6545.0, 6550.0, 6556.0], [2, 3, 3.5, 4], edge="Mn-K",
+                              definition="e_half")  # fmt: skip
+    cal.to_json(tmp_path / "c.json")
+    text = json.loads((tmp_path / "c.json").read_text())
+    assert (text["element"], text["edge"], text["definition"]) == ("Mn", "K", "e_half")
+    assert text["energy_range"] == [6540.0, 6556.0]
+    back = type(cal).from_json(tmp_path / "c.json")
+    assert (back.element, back.edge, back.definition) == ("Mn", "K", "e_half")
+    old = {k: v for k, v in text.items() if k not in ("element", "definition", "energy_range")}
+    old["edge"] = "e_half"  # files written before calibrations knew their element
+    legacy = type(cal).from_dict(old)
+    assert legacy.definition == "e_half" and legacy.element is None
+    assert legacy.predict([8000.0], edge="Ni-K").reason[0] == "extrapolated above the standards"
+    with pytest.raises(ValidationError, match="definition='e_half'"):
+        valence_calibration([6540.0, 6545.0, 6550.0], [2, 3, 4], edge="e_half")

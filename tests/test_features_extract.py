@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -110,3 +112,50 @@ def test_csv_roundtrip(tmp_path, standards):
     np.testing.assert_allclose(back["e_integral"], table["e_integral"])
     assert list(back.index) == list(table.labels)
     assert not list(tmp_path.glob("out/.features.csv.*"))
+
+
+def test_nan_means_not_measured_per_window(standards):
+    norm, _ = standards
+    values = np.array(norm.norm[:3])
+    cut = norm.energy > 6550.0
+    values[1, cut] = np.nan  # spectrum 1 stops at 6550 eV: the edge window is cut short
+    # a stack on a union grid: NaN where a spectrum was not measured
+    partial = SimpleNamespace(energy=norm.energy, norm=values, meta={"edge": "Mn-K"})
+    table = extract(partial)
+    full = extract(Series(norm.energy, np.array(norm.norm[:3]), meta={"edge": "Mn-K"}))
+    for name in ("e_half", "e_integral", "white_line_energy", "edge_shape"):
+        assert np.isnan(table[name][1]), name
+        assert table.reason(name)[1].startswith("no data over the"), name
+        np.testing.assert_allclose(table[name][[0, 2]], full[name][[0, 2]], err_msg=name)
+    # the pre-edge window (6534.5-6545.5 eV) was measured on every spectrum
+    np.testing.assert_allclose(table["preedge_centroid"], full["preedge_centroid"], rtol=1e-9)
+    with pytest.raises(ValidationError, match="NaN everywhere"):
+        extract(SimpleNamespace(energy=norm.energy, norm=np.full((1, norm.energy.size), np.nan)))
+
+
+def test_every_feature_result_records_its_call(standards):
+    from speciate.features import (
+        derivative_triplet,
+        edge_positions,
+        edge_shape,
+        preedge_peaks,
+        trends,
+        white_line,
+    )  # fmt: skip
+
+    norm, _ = standards
+    results = {
+        "edge_positions": edge_positions(norm),
+        "edge_shape": edge_shape(norm),
+        "preedge_peaks": preedge_peaks(norm),
+        "white_line": white_line(norm),
+        "derivative_triplet": derivative_triplet(norm),
+    }
+    table = extract(norm)
+    results["extract"] = table
+    results["trends"] = trends(table)
+    for name, result in results.items():
+        assert result.provenance["function"] == f"speciate.features.{name}"
+    assert table.provenance["parameters"]["norm"]["type"] == "NormResult"
+    assert table.provenance["edge_used"]["element"] == "Mn"
+    assert table.provenance["windows_used"]["edge"] == [6535.0, 6570.0]

@@ -167,7 +167,7 @@ def test_batched_fit_reaches_the_per_spectrum_least_squares_optimum():
     # the same model, bounds and starting pairs fitted one spectrum at a time by scipy
     from scipy.optimize import least_squares
 
-    from speciate.features.preedge import _START_FRACTIONS
+    from speciate.features.preedge import START_FRACTIONS
 
     series, _ = _synthetic(n_s=8, seed=13, fwhm=1.4)
     fit = preedge_peaks(series)
@@ -189,7 +189,7 @@ def test_batched_fit_reaches_the_per_spectrum_least_squares_optimum():
                 [lo + fa * (hi - lo), lo + fb * (hi - lo), 1.5, 0.05, 0.05, y.mean(), 0, 0, 0],
                 bounds=bounds,
             ).cost
-            for fa, fb in _START_FRACTIONS
+            for fa, fb in START_FRACTIONS
         )
         assert fit.residual_rms[i] ** 2 * e.size <= best * (1 + 1e-4)
 

@@ -12,18 +12,14 @@ from scipy.special import erf
 
 from speciate import Series, ValidationError
 from speciate.features import derivative_triplet, white_line
-from speciate.features._common import (
-    local_maxima,
-    noise_level,
-    prominences,
-    smooth_on_window,
-    smoothing_gain,
-)
 from speciate.features.mn_standards import load_standard
+from speciate.features.noise import noise_level, smoothing_gain
+from speciate.features.peaks import local_maxima, prominences
 from speciate.features.triplet import GAMMA_ENERGY_SCALE_EV
 from speciate.theory.fdmnes import read_fdmnes_conv
 from speciate.theory.feff import read_xmu
 from speciate.theory.normalize import normalize as theory_normalize
+from speciate.xanes.derivative import smooth_on_grid
 
 _S = 2.0 * np.sqrt(2.0 * np.log(2.0))  # FWHM / sigma
 
@@ -188,7 +184,7 @@ def test_noise_level_and_gain_match_the_noise_put_in():
     assert np.isnan(noise_level(energy[:9], mu[:, :9], below=6533.0)).all()  # 7 < 8 points
     grid, gain = smoothing_gain(energy, (6543.0, 6560.0), 1.0, deriv=1)
     pure = np.random.default_rng(4).normal(0.0, 1.0, (4000, energy.size))
-    grid2, d = smooth_on_window(energy, pure, (6543.0, 6560.0), 1.0, deriv=1)
+    grid2, d = smooth_on_grid(energy, pure, 1.0, 1, (6543.0, 6560.0))
     np.testing.assert_array_equal(grid, grid2)
     np.testing.assert_allclose(d.std(axis=0), gain, rtol=0.06)
 

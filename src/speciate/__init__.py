@@ -29,6 +29,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a sour
 
 _SUBMODULES = (
     "echem",
+    "edges",
     "eels",
     "features",
     "fit",

@@ -23,25 +23,23 @@ edge bulges above its chord (concave, rises fast then slows), β < 0 when it sag
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from speciate._arrays import readonly_copy as readonly
 from speciate.errors import ValidationError
-from speciate.features._common import (
-    as_normalized,
-    check_window,
-    first_crossing,
-    frozen_reasons,
-    highest_maximum,
-    readonly,
-    reasons,
-    set_reason,
-    smooth_on_window,
-    uniform_grid,
-)
+from speciate.features.crossing import first_crossing
+from speciate.features.measured import measured_in
+from speciate.features.peaks import highest_maximum
+from speciate.features.reasons import frozen_reasons, reasons, set_reason
+from speciate.features.windows import check_window, resolve_window
+from speciate.provenance import records_provenance
 from speciate.series import interp_rows
+from speciate.xanes.derivative import smooth_on_grid, uniform_grid
+from speciate.xanes.normalized import as_normalized
 
 __all__ = ["DEFAULT_EDGE_WINDOW", "EdgeFeatures", "EdgeShape", "edge_positions", "edge_shape"]
 
@@ -64,6 +62,7 @@ class EdgeFeatures:
     window : (lo, hi) eV searched
     integral_levels : (lo, hi) normalized levels of the integral position
     smooth_ev : float, derivative smoothing width (eV)
+    provenance : record of the call
     """
 
     e0: np.ndarray
@@ -75,6 +74,7 @@ class EdgeFeatures:
     window: tuple[float, float]
     integral_levels: tuple[float, float]
     smooth_ev: float
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,12 +86,14 @@ class EdgeShape:
     beta : (n_spectra,) dimensionless
     e20, e80 : (n_spectra,) eV, the 20 % and 80 % crossings bounding the measure
     reason : (n_spectra,) str
+    provenance : record of the call
     """
 
     beta: np.ndarray
     e20: np.ndarray
     e80: np.ndarray
     reason: np.ndarray
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _integral_position(
@@ -101,7 +103,7 @@ def _integral_position(
     e_hi = first_crossing(energy, norm, hi, window[0])
     e_hi[e_hi > window[1]] = np.nan
     grid = uniform_grid(energy, window)
-    if grid is None:
+    if grid.size < 2:
         return np.full(norm.shape[0], np.nan)
     on_grid = interp_rows(grid, energy, norm)
     rise = (np.clip(on_grid, lo, hi) - lo) / (hi - lo)
@@ -118,9 +120,10 @@ def _integral_position(
     return np.where(np.isfinite(e_lo) & np.isfinite(e_hi), e_hi - area, np.nan)
 
 
+@records_provenance(name="speciate.features.edge_positions")
 def edge_positions(
     data: Any,
-    window: tuple[float, float] = DEFAULT_EDGE_WINDOW,
+    window: tuple[float, float] | None = None,
     smooth_ev: float = 1.0,
     integral_levels: tuple[float, float] = (0.15, 1.0),
 ) -> EdgeFeatures:
@@ -142,13 +145,15 @@ def edge_positions(
     EdgeFeatures
     """
     norm = as_normalized(data)
-    window = check_window(window, "window")
+    window = resolve_window(norm, window, "edge")
     lo, hi = check_window(integral_levels, "integral_levels")
     n_s = norm.n_spectra
+    data = measured_in(norm, window, "edge")
     why = reasons(n_s)
+    set_reason(why, ~data.ok, data.reason)
     e0 = np.full(n_s, np.nan)
     slope = np.full(n_s, np.nan)
-    deriv = smooth_on_window(norm.energy, norm.norm, window, smooth_ev, deriv=1)
+    deriv = smooth_on_grid(norm.energy, data.values, smooth_ev, 1, window)
     if deriv is None:
         set_reason(why, np.ones(n_s, bool), f"edge window {window} eV is outside the data")
     else:
@@ -157,17 +162,17 @@ def edge_positions(
         e0, slope, idx = highest_maximum(grid, d)
         set_reason(why, idx < 0, "no derivative maximum inside the edge window")
         set_reason(why, slope <= 0, "no rising edge in the edge window")
-    e_half = first_crossing(norm.energy, norm.norm, 0.5, window[0])
+    e_half = first_crossing(norm.energy, data.values, 0.5, window[0])
     e_half[e_half > window[1]] = np.nan
     set_reason(why, np.isnan(e_half), "normalized absorption never rises through 0.5")
-    e_int = _integral_position(norm.energy, norm.norm, window, lo, hi)
+    e_int = _integral_position(norm.energy, data.values, window, lo, hi)
     e_int[e_int > window[1]] = np.nan
     set_reason(why, np.isnan(e_int), f"normalized absorption never rises through {hi:g}")
     return EdgeFeatures(
-        e0=readonly(e0),
-        e0_slope=readonly(slope),
-        e_half=readonly(e_half),
-        e_integral=readonly(e_int),
+        e0=readonly(np.where(data.ok, e0, np.nan)),
+        e0_slope=readonly(np.where(data.ok, slope, np.nan)),
+        e_half=readonly(np.where(data.ok, e_half, np.nan)),
+        e_integral=readonly(np.where(data.ok, e_int, np.nan)),
         edge_step=readonly(norm.edge_step),
         reason=frozen_reasons(why),
         window=window,
@@ -176,8 +181,9 @@ def edge_positions(
     )
 
 
+@records_provenance(name="speciate.features.edge_shape")
 def edge_shape(
-    data: Any, window: tuple[float, float] = DEFAULT_EDGE_WINDOW, levels: tuple = (0.2, 0.8)
+    data: Any, window: tuple[float, float] | None = None, levels: tuple = (0.2, 0.8)
 ) -> EdgeShape:
     """Edge shape β: signed mean departure of the rising edge from its chord.
 
@@ -196,19 +202,21 @@ def edge_shape(
         ``beta`` > 0: concave edge (above its chord); < 0: convex (below its chord).
     """
     norm = as_normalized(data)
-    window = check_window(window, "window")
+    window = resolve_window(norm, window, "edge")
     l_lo, l_hi = check_window(levels, "levels")
     if not 0.0 <= l_lo < l_hi <= 1.5:
         raise ValidationError(f"levels must satisfy 0 <= lo < hi <= 1.5; got {levels}")
+    data = measured_in(norm, window, "edge")
     why = reasons(norm.n_spectra)
-    e20 = first_crossing(norm.energy, norm.norm, l_lo, window[0])
-    e80 = first_crossing(norm.energy, norm.norm, l_hi, window[0])
-    missing = ~(np.isfinite(e20) & np.isfinite(e80)) | (e80 > window[1])
+    set_reason(why, ~data.ok, data.reason)
+    e20 = first_crossing(norm.energy, data.values, l_lo, window[0])
+    e80 = first_crossing(norm.energy, data.values, l_hi, window[0])
+    missing = ~(np.isfinite(e20) & np.isfinite(e80)) | (e80 > window[1]) | ~data.ok
     set_reason(why, missing, f"edge does not rise through {l_lo:g} and {l_hi:g} in the window")
     grid = uniform_grid(norm.energy, window)
     beta = np.full(norm.n_spectra, np.nan)
-    if grid is not None:
-        on_grid = interp_rows(grid, norm.energy, norm.norm)
+    if grid.size >= 2:
+        on_grid = interp_rows(grid, norm.energy, data.values)
         inside = (grid[None, :] >= e20[:, None]) & (grid[None, :] <= e80[:, None])
         frac = (grid[None, :] - e20[:, None]) / (e80 - e20)[:, None]
         chord = l_lo + (l_hi - l_lo) * frac
@@ -220,6 +228,10 @@ def edge_shape(
         beta = np.where(missing | (count < 3), np.nan, beta)
     else:
         set_reason(why, np.ones(norm.n_spectra, bool), f"window {window} eV is outside the data")
+    keep = data.ok
     return EdgeShape(
-        beta=readonly(beta), e20=readonly(e20), e80=readonly(e80), reason=frozen_reasons(why)
+        beta=readonly(beta),
+        e20=readonly(np.where(keep, e20, np.nan)),
+        e80=readonly(np.where(keep, e80, np.nan)),
+        reason=frozen_reasons(why),
     )

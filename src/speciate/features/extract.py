@@ -3,52 +3,60 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from speciate.errors import ValidationError
-from speciate.features._common import as_normalized, reasons, set_reason
-from speciate.features.edge import DEFAULT_EDGE_WINDOW, edge_positions, edge_shape
-from speciate.features.preedge import DEFAULT_PREEDGE_WINDOW, preedge_peaks
+from speciate.features.edge import edge_positions, edge_shape
+from speciate.features.preedge import preedge_peaks
+from speciate.features.reasons import reasons, set_reason
 from speciate.features.table import FeatureTable
-from speciate.features.triplet import DEFAULT_TRIPLET_WINDOW, derivative_triplet
+from speciate.features.triplet import derivative_triplet
 from speciate.features.valence import ValenceCalibration, default_mn_calibration
-from speciate.features.whiteline import DEFAULT_WHITE_LINE_WINDOW, white_line
-from speciate.provenance import make_provenance
+from speciate.features.whiteline import white_line
+from speciate.features.windows import MN_K_WINDOWS, EdgeWindows, feature_windows
+from speciate.provenance import records_provenance
+from speciate.xanes.normalized import as_normalized
 
-__all__ = ["DEFAULT_WINDOWS", "extract"]
+__all__ = ["DEFAULT_WINDOWS", "extract", "load_calibration"]
 
-#: Mn K-edge windows (eV) used when ``windows`` does not override them.
-DEFAULT_WINDOWS: Mapping[str, tuple[float, float]] = {
-    "edge": DEFAULT_EDGE_WINDOW,
-    "preedge": DEFAULT_PREEDGE_WINDOW,
-    "white_line": DEFAULT_WHITE_LINE_WINDOW,
-    "triplet": DEFAULT_TRIPLET_WINDOW,
-}
+#: The Mn K-edge windows (eV); other 3d-metal K-edges get theirs from `default_windows`.
+DEFAULT_WINDOWS: Mapping[str, tuple[float, float]] = MN_K_WINDOWS
 
 _PEAK_UNITS = {"energy": "eV", "height": "norm", "area": "norm*eV"}
 
 
-def _windows(windows: Mapping[str, Any] | None) -> dict[str, tuple[float, float]]:
-    out = dict(DEFAULT_WINDOWS)
-    unknown = sorted(set(windows or {}) - set(out))
-    if unknown:
-        raise ValidationError(f"unknown window name(s) {unknown}; expected some of {sorted(out)}")
-    out.update({k: tuple(v) for k, v in (windows or {}).items()})
-    return out
+def load_calibration(calibration: Any) -> ValenceCalibration | None:
+    """A calibration from ``"mn"`` (the shipped Mn K one), ``"none"``/None, a JSON path or itself.
 
-
-def _calibration(calibration: Any) -> ValenceCalibration | None:
+    Raises
+    ------
+    ValidationError
+        For anything else, or a path that does not exist.
+    """
     if calibration is None or isinstance(calibration, ValenceCalibration):
         return calibration
-    if calibration == "mn":
-        return default_mn_calibration()
+    if isinstance(calibration, (str, Path)):
+        text = str(calibration)
+        if text.lower() == "mn":
+            return default_mn_calibration()
+        if text.lower() == "none":
+            return None
+        if Path(text).is_file():
+            return ValenceCalibration.from_json(text)
+        raise ValidationError(
+            f"calibration must be 'mn', 'none' or a calibration JSON file; {text!r} is none "
+            "of these (no such file)"
+        )
     raise ValidationError(
-        f"calibration must be 'mn', a ValenceCalibration or None; got {calibration!r}"
+        "calibration must be 'mn', 'none', a JSON file or a ValenceCalibration; got "
+        f"{type(calibration).__name__}"
     )
 
 
+@records_provenance(name="speciate.features.extract")
 def extract(
     norm: Any,
     windows: Mapping[str, tuple[float, float]] | None = None,
@@ -56,6 +64,7 @@ def extract(
     smooth_ev: float = 1.0,
     preedge_shape: str = "gaussian",
     min_prominence: float = 0.03,
+    edge: Any = None,
 ) -> FeatureTable:
     """Measure every fingerprint feature of every spectrum.
 
@@ -65,11 +74,14 @@ def extract(
         A `NormResult` (from `speciate.xanes.normalize` or `speciate.theory.normalize`)
         or a normalized `Series`, n_spectra spectra.
     windows
-        Energy windows (eV) overriding the Mn K defaults (`DEFAULT_WINDOWS`): keys
-        ``"edge"``, ``"preedge"``, ``"white_line"``, ``"triplet"``.
+        Energy windows (eV) overriding the defaults of the data's edge
+        (`speciate.features.windows.default_windows`): keys ``"edge"``, ``"preedge"``,
+        ``"white_line"``, ``"triplet"``. An unknown edge falls back to the Mn K windows,
+        with a warning.
     calibration
-        ``"mn"`` (default: the shipped Mn oxide calibration), a `ValenceCalibration`,
-        or ``None`` (no valence columns).
+        ``"mn"`` (default: the shipped Mn oxide calibration), a `ValenceCalibration`, a
+        calibration JSON file, or ``None`` (no valence columns). A calibration of another
+        element gives NaN valences with the reason.
     smooth_ev
         Savitzky–Golay width (eV) of the derivatives and smoothing (edge, white line,
         triplet).
@@ -77,6 +89,9 @@ def extract(
         ``"gaussian"``, ``"pseudo-voigt"`` or ``"lorentzian"`` (see `preedge_peaks`).
     min_prominence
         Triplet detection threshold (see `derivative_triplet`).
+    edge
+        ``"Ni-K"``: the absorber and edge, overriding ``meta["edge"]`` of the data and the
+        inference from E0 (`speciate.edges`).
 
     Returns
     -------
@@ -87,13 +102,16 @@ def extract(
         ``preedge_centroid_stderr``, ``preedge_total_area``, ``white_line_energy``,
         ``white_line_height``, ``edge_shape``, ``triplet_n_maxima``,
         ``triplet_{c,d,e}_{energy,height}``, ``triplet_flatness``, ``gamma_deg``; and
-        reason columns saying why a value is NaN.
+        reason columns saying why a value is NaN. ``table.meta["edge"]`` records the edge
+        (or ``table.meta["edge_reason"]`` why it is unknown) and ``meta["windows"]`` the
+        windows used.
     """
     data = as_normalized(norm)
-    win = _windows(windows)
-    cal = _calibration(calibration)
+    chosen = feature_windows(data, windows, edge, stacklevel=3)
+    win = chosen.windows
+    cal = load_calibration(calibration)
     n_s = data.n_spectra
-    edge = edge_positions(data, window=win["edge"], smooth_ev=smooth_ev)
+    edges = edge_positions(data, window=win["edge"], smooth_ev=smooth_ev)
     shape = edge_shape(data, window=win["edge"])
     pre = preedge_peaks(data, window=win["preedge"], shape=preedge_shape)
     wl = white_line(data, window=win["white_line"], smooth_ev=smooth_ev)
@@ -112,20 +130,17 @@ def extract(
             reason_of[name] = reason
 
     for name in ("e0", "e_half", "e_integral"):
-        add(name, getattr(edge, name), "eV", "edge_reason")
-    reason_cols["edge_reason"] = edge.reason
-    add("edge_step", edge.edge_step, "mu", "edge_step_reason")
+        add(name, getattr(edges, name), "eV", "edge_reason")
+    reason_cols["edge_reason"] = edges.reason
+    add("edge_step", edges.edge_step, "mu", "edge_step_reason")
     step_why = reasons(n_s)
-    set_reason(step_why, ~np.isfinite(edge.edge_step), "no edge step in the input normalization")
+    set_reason(step_why, ~np.isfinite(edges.edge_step), "no edge step in the input normalization")
     reason_cols["edge_step_reason"] = step_why
     if cal is not None:
-        e_cal = getattr(edge, cal.edge)
-        pred = cal.predict(e_cal)
+        pred = cal.predict(getattr(edges, cal.definition), edge=chosen.edge)
         add("valence", pred.valence, "e", "valence_reason")
         add("valence_stderr", pred.stderr, "e", "valence_reason")
-        v_why = reasons(n_s)
-        set_reason(v_why, ~np.isfinite(e_cal), f"no {cal.edge} edge position")
-        reason_cols["valence_reason"] = v_why
+        reason_cols["valence_reason"] = pred.reason
     for peak in ("a", "b"):
         for quantity, unit in _PEAK_UNITS.items():
             for suffix in ("", "_stderr"):
@@ -156,17 +171,14 @@ def extract(
     add("triplet_flatness", tri.flatness, "1", "triplet_reason")
     add("gamma_deg", tri.gamma_deg, "deg", "triplet_reason")
     reason_cols["triplet_reason"] = tri.reason
-    provenance = make_provenance(
-        "speciate.features.extract",
-        {
-            "windows": win,
-            "calibration": None if cal is None else {"edge": cal.edge, "kind": cal.kind},
-            "smooth_ev": smooth_ev,
-            "preedge_shape": preedge_shape,
-            "min_prominence": min_prominence,
+    provenance = {
+        "windows_used": {k: list(v) for k, v in win.items()},
+        "edge_used": None if chosen.edge is None else chosen.edge.to_meta(),
+        "calibration_used": None if cal is None else {
+            "element": cal.element, "edge": cal.edge,
+            "definition": cal.definition, "kind": cal.kind,
         },
-        n_spectra=n_s,
-    )
+    }  # fmt: skip
     return FeatureTable(
         labels=data.labels,
         columns=cols,
@@ -175,7 +187,20 @@ def extract(
         reason_of=reason_of,
         time=data.time,
         coords=dict(data.coords),
-        details={"edge": edge, "edge_shape": shape, "preedge": pre, "white_line": wl,
+        meta=_table_meta(chosen),
+        details={"edge": edges, "edge_shape": shape, "preedge": pre, "white_line": wl,
                  "triplet": tri, "calibration": cal},
         provenance=provenance,
     )  # fmt: skip
+
+
+def _table_meta(chosen: EdgeWindows) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "windows": {k: list(v) for k, v in chosen.windows.items()},
+        "window_source": dict(chosen.source),
+    }
+    if chosen.edge is not None:
+        out["edge"] = chosen.edge.to_meta()
+    if chosen.reason:
+        out["edge_reason"] = chosen.reason
+    return out

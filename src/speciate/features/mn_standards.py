@@ -24,6 +24,7 @@ import numpy as np
 from speciate.errors import ReadError
 from speciate.features.edge import edge_positions
 from speciate.features.valence import ValenceCalibration, leave_one_out, valence_calibration
+from speciate.provenance import records_provenance
 from speciate.series import Series
 from speciate.xanes.normalize import NormResult, normalize
 
@@ -98,17 +99,19 @@ def loo_table(folder: str | Path) -> dict[tuple[str, str], np.ndarray]:
     }
 
 
+@records_provenance(name="speciate.features.mn_standards.build_mn_calibration")
 def build_mn_calibration(
-    folder: str | Path, edge: str = DEFAULT_EDGE, kind: str = DEFAULT_KIND
+    folder: str | Path, definition: str = DEFAULT_EDGE, kind: str = DEFAULT_KIND
 ) -> ValenceCalibration:
     """The Mn K-edge calibration from the standards in ``folder`` (see module docstring)."""
     table = edge_table(folder)
     stds = [Path(n).stem for n, _ in MN_OXIDE_STANDARDS]
     return valence_calibration(
-        [table[s][edge] for s in stds],
+        [table[s][definition] for s in stds],
         [table[s]["valence"] for s in stds],
         kind=kind,
-        edge=edge,
+        definition=definition,
+        edge="Mn-K",
         labels=stds,
         energy_reference=table[Path(FOIL).stem]["e0"],
         meta={

@@ -14,8 +14,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from speciate.errors import ValidationError
-from speciate.features._common import as_normalized, smooth_on_window
 from speciate.features.table import FeatureTable
+from speciate.xanes.derivative import smooth_on_grid
+from speciate.xanes.normalized import as_normalized
 
 __all__ = ["plot_derivative_stack", "plot_features", "plot_preedge_stack"]
 
@@ -57,6 +58,9 @@ def plot_preedge_stack(norm: Any, table: FeatureTable, ax: Any = None, offset: f
     _check(table, data.n_spectra)
     pre = table.details["preedge"]
     ax = ax if ax is not None else Figure(figsize=(4, 6)).add_subplot()
+    ax.set_title("Pre-edge A/B")
+    if pre.energy.size < 2:
+        return _missing(ax, f"no data in the pre-edge window {pre.window} eV")
     inside = (data.energy >= pre.energy[0]) & (data.energy <= pre.energy[-1])
     y = data.norm[:, inside] - pre.baseline
     offsets = offset * np.arange(data.n_spectra)
@@ -73,7 +77,6 @@ def plot_preedge_stack(norm: Any, table: FeatureTable, ax: Any = None, offset: f
     ax.set_xlabel("Energy (eV)")
     ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
     ax.set_ylabel("Normalized absorption − baseline (offset)")
-    ax.set_title("Pre-edge A/B")
     ax.legend(loc="upper left", fontsize="small")
     return ax
 
@@ -99,15 +102,16 @@ def plot_derivative_stack(
     data = as_normalized(norm)
     _check(table, data.n_spectra)
     tri = table.details["triplet"]
-    out = smooth_on_window(data.energy, data.norm, tri.window, tri.smooth_ev, deriv=1)
+    ax = ax if ax is not None else Figure(figsize=(4, 6)).add_subplot()
+    ax.set_title("Derivative triplet c/d/e, c–e line (γ)")
+    out = smooth_on_grid(data.energy, np.nan_to_num(data.norm), tri.smooth_ev, 1, tri.window)
     if out is None:
-        raise ValidationError(f"the triplet window {tri.window} eV is outside the data")
+        return _missing(ax, f"no data in the triplet window {tri.window} eV")
     grid, d = out
     if offset is None:
         offset = 0.25 * float(np.nanmax(d))
     offsets = offset * np.arange(data.n_spectra)
-    _stack(ax := ax if ax is not None else Figure(figsize=(4, 6)).add_subplot(), grid, d, offsets,
-           colors=_colors(data.n_spectra), linewidths=1.0)  # fmt: skip
+    _stack(ax, grid, d, offsets, colors=_colors(data.n_spectra), linewidths=1.0)
     e = np.column_stack([table[f"triplet_{m}_energy"] for m in "cde"])
     h = np.column_stack([table[f"triplet_{m}_height"] for m in "cde"]) + offsets[:, None]
     for k, (marker, name) in enumerate(zip("o^s", "cde")):
@@ -119,8 +123,14 @@ def plot_derivative_stack(
     ax.set_xlabel("Energy (eV)")
     ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
     ax.set_ylabel("dμ/dE (norm/eV, offset)")
-    ax.set_title("Derivative triplet c/d/e, c–e line (γ)")
     ax.legend(loc="upper left", fontsize="small")
+    return ax
+
+
+def _missing(ax: Any, text: str) -> Any:
+    """Say on the axes what could not be drawn (the figure still shows the rest)."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, transform=ax.transAxes)
+    ax.set_axis_off()
     return ax
 
 

@@ -25,259 +25,42 @@ components of 0.0005-0.002 that pass any n_sigma, and one 3.5 eV above gets 0.01
 the window well before the edge rises). **A is the lower-energy of the
 reported peaks**: when only one component passes, it is reported as A and B is NaN
 (the label then says "the lowest resolved pre-edge peak", not "the t2g peak").
+The batched fit itself lives in `speciate.features.preedge_fit`.
 Standard errors come from the covariance ``s² (JᵀJ)⁻¹`` with ``s²`` the residual
 variance.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from speciate._arrays import readonly_copy as readonly
 from speciate.errors import ValidationError
-from speciate.features._common import (
-    as_normalized,
-    check_window,
-    frozen_reasons,
-    local_maxima,
-    readonly,
-    reasons,
-    set_reason,
-    smooth_on_window,
-    window_mask,
+from speciate.features.measured import measured_in
+from speciate.features.preedge_fit import (
+    N_PEAK_PARAMS,
+    START_FRACTIONS,
+    SWAP,
+    baseline_projector,
+    covariance,
+    fit_peaks,
+    model,
 )
+from speciate.features.reasons import frozen_reasons, reasons, set_reason
+from speciate.features.windows import check_window, resolve_window
+from speciate.provenance import records_provenance
+from speciate.xanes.normalized import as_normalized
 
-__all__ = ["DEFAULT_PREEDGE_WINDOW", "PreEdgePeaks", "preedge_peaks"]
+__all__ = ["DEFAULT_PREEDGE_WINDOW", "START_FRACTIONS", "PreEdgePeaks", "preedge_peaks"]
 
 #: Mn K pre-edge: both 1s→3d peaks of Mn(II)-Mn(IV) oxides lie in 6538-6544 eV.
 DEFAULT_PREEDGE_WINDOW = (6534.5, 6545.5)
 _SHAPES = {"gaussian": 0.0, "pseudo-voigt": 0.5, "lorentzian": 1.0}
 _LN2 = np.log(2.0)
-_N_PEAK_PARAMS = 5  # c_A, c_B, shared FWHM, h_A, h_B
-
-
-def _profile(e: np.ndarray, c: np.ndarray, w: np.ndarray, eta: float):
-    """Unit-height profile and its derivatives wrt c and w; shapes (n_s, m)."""
-    x = e[None, :] - c[:, None]
-    w2 = (w**2)[:, None]
-    p = np.zeros(x.shape)
-    dp_dc = np.zeros(x.shape)
-    if eta < 1.0:
-        g = np.exp(-4.0 * _LN2 * x**2 / w2)
-        p += (1.0 - eta) * g
-        dp_dc += (1.0 - eta) * g * 8.0 * _LN2 * x / w2
-    if eta > 0.0:
-        lor = 1.0 / (1.0 + 4.0 * x**2 / w2)
-        p += eta * lor
-        dp_dc += eta * lor**2 * 8.0 * x / w2
-    dp_dw = dp_dc * x / w[:, None]
-    return p, dp_dc, dp_dw
-
-
-def _project(x: np.ndarray, proj: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
-    """``x`` (..., m) with the baseline polynomial projected out: ``x - (x V) V⁺``.
-
-    ``proj`` is ``(V, V⁺)`` with V (m, k) the polynomial basis, or ``None`` (no
-    projection). Two thin products cost 2k/m of one (m, m) projector product.
-    """
-    return x if proj is None else x - (x @ proj[0]) @ proj[1]
-
-
-def _model(theta: np.ndarray, e: np.ndarray, proj: Any, eta: float):
-    """Projected peak model (n_s, m) and its Jacobian (n_s, m, 5) for parameters (n_s, 5).
-
-    ``proj`` (see `_project`) removes the baseline polynomial: every spectrum shares the
-    window grid, so minimizing over the baseline for given peaks is one matrix product.
-    """
-    c_a, c_b, w, h_a, h_b = theta.T
-    pa, pa_c, pa_w = _profile(e, c_a, w, eta)
-    pb, pb_c, pb_w = _profile(e, c_b, w, eta)
-    peaks = h_a[:, None] * pa + h_b[:, None] * pb
-    jac_t = np.empty((pa.shape[0], _N_PEAK_PARAMS, pa.shape[1]))
-    jac_t[:, 0] = h_a[:, None] * pa_c
-    jac_t[:, 1] = h_b[:, None] * pb_c
-    jac_t[:, 2] = h_a[:, None] * pa_w + h_b[:, None] * pb_w
-    jac_t[:, 3] = pa
-    jac_t[:, 4] = pb
-    # one (n_s * 5, m) x (m, m) product instead of n_s small ones
-    jac_t = _project(jac_t.reshape(-1, pa.shape[1]), proj).reshape(jac_t.shape)
-    return _project(peaks, proj), jac_t.transpose(0, 2, 1)
-
-
-def _linear_start(y, e, proj, c_a, c_b, w, eta):
-    """Heights for fixed positions/width (baseline projected out): one batched solve."""
-    x = np.stack([_project(_profile(e, c, w, eta)[0], proj) for c in (c_a, c_b)], axis=-1)
-    a = np.einsum("smi,smj->sij", x, x) + 1e-12 * np.eye(2)
-    b = np.einsum("smi,sm->si", x, y)
-    return np.linalg.solve(a, b[..., None])[..., 0]
-
-
-def _start_positions(energy, norm, window, smooth_ev):
-    """Two starting positions per spectrum: deepest minima of the smoothed 2nd derivative."""
-    n_s = norm.shape[0]
-    lo, hi = window
-    out = smooth_on_window(energy, norm, window, smooth_ev, deriv=2)
-    c = np.column_stack([np.full(n_s, lo + 0.4 * (hi - lo)), np.full(n_s, lo + 0.6 * (hi - lo))])
-    if out is None:
-        return c
-    grid, d2 = out
-    score = np.where(local_maxima(-d2), -d2, -np.inf)
-    top = np.argsort(-score, axis=1)[:, :2]
-    rows = np.arange(n_s)[:, None]
-    found = np.isfinite(score[rows, top]) & (score[rows, top] > 0)
-    pos = np.where(found, grid[top], np.nan)
-    one = found[:, 0] & ~found[:, 1]
-    # a single candidate: put the other 2 eV away, on the side with room in the window
-    other = np.where(pos[:, 0] + 2.0 < hi, pos[:, 0] + 2.0, pos[:, 0] - 2.0)
-    pos[:, 1] = np.where(one, other, pos[:, 1])
-    both = np.isfinite(pos).all(axis=1)
-    c[both] = np.sort(pos[both], axis=1)
-    return c
-
-
-def _lm(theta, y, e, proj, eta, bounds, max_iter, free=None):
-    """Batched Levenberg–Marquardt with projected bounds on positions, width and heights.
-
-    Each iteration works only on the spectra still improving, so the cost falls as
-    they converge. ``free`` (5,) 0/1 holds the parameters marked 0 fixed (their
-    Jacobian columns are zero, so their steps are zero).
-    """
-    (lo, hi), (w_lo, w_hi) = bounds
-    theta = theta.copy()
-    mask = np.ones(theta.shape[1]) if free is None else np.asarray(free, dtype=float)
-    f, jac = _model(theta, e, proj, eta)
-    jac = jac * mask
-    ssr = ((y - f) ** 2).sum(axis=1)
-    lam = np.full(theta.shape[0], 1e-3)
-    idx = np.arange(theta.shape[0])
-    eye = np.eye(theta.shape[1])
-    for _ in range(max_iter):
-        j = jac[idx]
-        jt = j.transpose(0, 2, 1)
-        jtj = jt @ j
-        g = (jt @ (y[idx] - f[idx])[..., None])[..., 0]
-        diag = np.maximum(np.einsum("sii->si", jtj), 1e-12)
-        step = np.linalg.solve(jtj + (lam[idx, None] * diag)[:, :, None] * eye, g[..., None])
-        trial = theta[idx] + step[..., 0]
-        trial[:, :2] = np.clip(trial[:, :2], lo, hi)
-        trial[:, 2] = np.clip(trial[:, 2], w_lo, w_hi)
-        trial[:, 3:5] = np.maximum(trial[:, 3:5], 0.0)  # absorption peaks are not dips
-        f_t, jac_t = _model(trial, e, proj, eta)
-        jac_t = jac_t * mask
-        ssr_t = ((y[idx] - f_t) ** 2).sum(axis=1)
-        better = ssr_t < ssr[idx]
-        gain = (ssr[idx] - ssr_t) / np.maximum(ssr[idx], 1e-300)
-        up = idx[better]
-        theta[up], f[up], jac[up], ssr[up] = (
-            trial[better],
-            f_t[better],
-            jac_t[better],
-            ssr_t[better],
-        )
-        lam[idx] = np.where(better, lam[idx] / 3.0, lam[idx] * 4.0)
-        done = (better & (gain < _REL_TOL)) | (lam[idx] > 1e8)
-        idx = idx[~done]
-        if idx.size == 0:
-            break
-    return theta, jac, ssr
-
-
-# Fixed starting pairs (fractions of the window: A from 25 to 65 %, B 20 % above, ~2 eV
-# in the default window; and two with B at the window's end, where the edge of Mn(II)-rich
-# spectra already rises) tried beside the second-derivative guess: a batched fit from
-# each, keeping the lowest residual, avoids the local minima a single start falls into
-# when noise hides one of the peaks in the second derivative.
-_PAIRED_STARTS = ((0.25, 0.45), (0.35, 0.55), (0.45, 0.65), (0.55, 0.75), (0.65, 0.85))
-_START_FRACTIONS = (*_PAIRED_STARTS, (0.3, 0.97), (0.6, 0.97))
-_SCOUT_ITER = 6
-#: A spectrum has converged when a successful step lowers its SSR by less than this fraction.
-_REL_TOL = 1e-8
-
-
-def _multistart_fit(norm, y, e, proj, window, eta, w_bounds, init_fwhm, smooth_ev, max_iter):
-    """Fit the projected data ``y`` (n_s, m); returns parameters, Jacobian and SSR."""
-    n_s = y.shape[0]
-    lo, hi = window
-    starts = [_start_positions(norm.energy, norm.norm, window, smooth_ev)]
-    starts += [
-        np.tile([lo + a * (hi - lo), lo + b * (hi - lo)], (n_s, 1)) for a, b in _START_FRACTIONS
-    ]
-    k = len(starts)
-    c = np.concatenate(starts)
-    yk, w0 = np.tile(y, (k, 1)), np.full(n_s * k, float(np.clip(init_fwhm, *w_bounds)))
-    # a start at exactly zero height would have no gradient in position and width
-    heights = np.maximum(_linear_start(yk, e, proj, c[:, 0], c[:, 1], w0, eta), 1e-4)
-    theta = np.column_stack([c, w0, heights])
-    bounds = ((e[0], e[-1]), w_bounds)
-    # a few iterations from every start pick the basin; only the best start is refined
-    theta, _, ssr = _lm(theta, yk, e, proj, eta, bounds, _SCOUT_ITER)
-    best = np.argmin(ssr.reshape(k, n_s), axis=0) * n_s + np.arange(n_s)
-    theta, jac, ssr = _lm(theta[best], y, e, proj, eta, bounds, max_iter)
-    return _revive_weaker(theta, jac, ssr, y, e, proj, eta, bounds, max_iter)
-
-
-def _covariance(jac: np.ndarray, ssr: np.ndarray, dof: Any) -> np.ndarray:
-    """Parameter covariance ``s² (JᵀJ)⁺`` (n_s, 5, 5), ``s²`` = SSR / degrees of freedom."""
-    s2 = ssr / dof
-    return np.linalg.pinv(np.einsum("smi,smj->sij", jac, jac)) * s2[:, None, None]
-
-
-def _one_peak_fit(theta, y, e, proj, eta, bounds, max_iter):
-    """Best single-peak fit (B fixed at height 0), started from the two-peak fit.
-
-    Starts: the stronger component, and the height-weighted centre with the summed
-    height; the better of the two is kept. Returns (theta, jac, ssr) in the two-peak
-    layout with ``c_B = c_A`` and ``h_B = 0``.
-    """
-    c0, c1, w, h0, h1 = theta.T
-    total = np.maximum(h0 + h1, 1e-4)
-    strong = np.where(h0 >= h1, c0, c1)
-    centre = (c0 * h0 + c1 * h1) / total
-    free = np.array([1.0, 0.0, 1.0, 1.0, 0.0])
-    best = None
-    for c, h in ((strong, np.maximum(np.maximum(h0, h1), 1e-4)), (centre, total)):
-        start = np.column_stack([c, c, w, h, np.zeros_like(h)])
-        fit = _lm(start, y, e, proj, eta, bounds, max_iter, free=free)
-        if best is None:
-            best = fit
-        else:
-            better = fit[2] < best[2]
-            for old, new in zip(best, fit):
-                old[better] = new[better]
-    return best
-
-
-def _revive_weaker(theta, jac, ssr, y, e, proj, eta, bounds, max_iter):
-    """Refit stuck spectra with the weaker component at the largest residual; keep if better.
-
-    A component whose height reaches its bound 0 has no gradient in position and width,
-    so the fit cannot move it again (it stays stuck, often at a window end, while a real
-    feature goes unfitted). Re-placing it at the largest residual and fitting again
-    reaches the per-spectrum optimum of a bounded trust-region fit (see
-    benchmarks/bench_features.py) without more random starts.
-    """
-    (lo, hi), _ = bounds
-    tol = 1e-6 * (hi - lo)
-    at_bound = (theta[:, :2] <= lo + tol) | (theta[:, :2] >= hi - tol)
-    stuck = np.nonzero((theta[:, 3:5].min(axis=1) <= 1e-6) | at_bound.any(axis=1))[0]
-    if stuck.size == 0:
-        return theta, jac, ssr
-    rows = np.arange(stuck.size)
-    f, _ = _model(theta[stuck], e, proj, eta)
-    resid = y[stuck] - f
-    top = np.argmax(resid, axis=1)
-    weak = np.where(theta[stuck, 3] <= theta[stuck, 4], 0, 1)  # the weaker component
-    trial = theta[stuck]
-    trial[rows, weak] = e[top]
-    trial[rows, 3 + weak] = np.maximum(resid[rows, top], 1e-4)
-    trial, jac_t, ssr_t = _lm(trial, y[stuck], e, proj, eta, bounds, max_iter)
-    better = ssr_t < ssr[stuck] * (1 - 1e-9)
-    up = stuck[better]
-    theta[up], jac[up], ssr[up] = trial[better], jac_t[better], ssr_t[better]
-    return theta, jac, ssr
-
 
 @dataclass(frozen=True, eq=False)
 class PreEdgePeaks:
@@ -302,6 +85,7 @@ class PreEdgePeaks:
     a_reason, b_reason : (n_spectra,) str
     shape : "gaussian", "pseudo-voigt" or "lorentzian"; eta : Lorentzian fraction
     window : (lo, hi) eV
+    provenance : record of the call
     """
 
     a_energy: np.ndarray
@@ -330,6 +114,7 @@ class PreEdgePeaks:
     shape: str
     eta: float
     window: tuple[float, float]
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _area_factor(eta: float) -> float:
@@ -370,7 +155,7 @@ def _merge_unresolved(theta, cov):
     theta, cov = theta.copy(), cov.copy()
     c0, c1, h0, h1, total = c0[merged], c1[merged], h0[merged], h1[merged], total[merged]
     centre = (c0 * h0 + c1 * h1) / total
-    jac = np.zeros((merged.sum(), _N_PEAK_PARAMS, _N_PEAK_PARAMS))
+    jac = np.zeros((merged.sum(), N_PEAK_PARAMS, N_PEAK_PARAMS))
     jac[:, 0, :] = np.column_stack(
         [h0 / total, h1 / total, 0 * total, (c0 - centre) / total, (c1 - centre) / total]
     )
@@ -415,12 +200,15 @@ def _empty(n_s: int, energy: np.ndarray, text: str, shape: str, eta: float, wind
     )
 
 
-_NON_COLUMNS = {"energy", "fit", "baseline", "a_reason", "b_reason", "shape", "eta", "window"}
+_NON_COLUMNS = {
+    "energy", "fit", "baseline", "a_reason", "b_reason", "shape", "eta", "window", "provenance",
+}  # fmt: skip
 
 
+@records_provenance(name="speciate.features.preedge_peaks")
 def preedge_peaks(
     data: Any,
-    window: tuple[float, float] = DEFAULT_PREEDGE_WINDOW,
+    window: tuple[float, float] | None = None,
     shape: str = "gaussian",
     baseline_order: int = 3,
     fwhm_bounds: tuple[float, float] = (0.5, 4.0),
@@ -469,45 +257,42 @@ def preedge_peaks(
         raise ValidationError(f"baseline_order must be 0-4; got {baseline_order}")
     if shape not in _SHAPES:
         raise ValidationError(f"shape must be one of {sorted(_SHAPES)}; got {shape!r}")
-    window = check_window(window, "window")
-    w_lo, w_hi = check_window(fwhm_bounds, "fwhm_bounds")
+    w_bounds = check_window(fwhm_bounds, "fwhm_bounds")
     eta = _SHAPES[shape]
     norm = as_normalized(data)
-    n_s = norm.n_spectra
-    inside = window_mask(norm.energy, window)
+    window = resolve_window(norm, window, "preedge")
+    data_in = measured_in(norm, window, "pre-edge")
+    inside = (norm.energy >= window[0]) & (norm.energy <= window[1])
     e = norm.energy[inside]
-    n_par = _N_PEAK_PARAMS + baseline_order + 1
+    n_par = N_PEAK_PARAMS + baseline_order + 1
     if e.size < n_par + 3:
         text = (
             f"pre-edge window {window} eV holds {e.size} points; need at least {n_par + 3} "
             f"(or a lower baseline_order than {baseline_order})"
         )
-        return _empty(n_s, e, text, shape, eta, window)
-    y = norm.norm[:, inside]
-    mid, half = 0.5 * (e[0] + e[-1]), 0.5 * (e[-1] - e[0])
-    u = (e - mid) / half
-    v = u[:, None] ** np.arange(baseline_order + 1)
-    v_pinv = np.linalg.pinv(v)
-    proj = (v, v_pinv)
-    y_proj = _project(y, proj)
-    theta, jac, ssr = _multistart_fit(
-        norm, y_proj, e, proj, window, eta, (w_lo, w_hi), init_fwhm, smooth_ev, max_iter
-    )
-    # two peaks only where they beat the best single peak by n_sigma² in χ² (where they
-    # do not, A also comes from the single-peak fit, free of the unneeded component)
-    one = _one_peak_fit(theta, y_proj, e, proj, eta, ((e[0], e[-1]), (w_lo, w_hi)), max_iter)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        chi2_gain = (one[2] - ssr) / (ssr / (e.size - n_par))
-    single = ~(chi2_gain >= n_sigma**2)
-    theta[single], jac[single], ssr[single] = one[0][single], one[1][single], one[2][single]
-    # A is the lower-energy peak
-    swap = theta[:, 0] > theta[:, 1]
-    perm = [1, 0, 2, 4, 3]
-    theta[swap] = theta[swap][:, perm]
-    jac[swap] = jac[swap][:, :, perm]
-    cov = _covariance(jac, ssr, e.size - n_par + 2 * single)
-    k_area = _area_factor(eta)
+        return _empty(norm.n_spectra, e, text, shape, eta, window)
+    y = data_in.values[:, inside]
+    proj = baseline_projector(e, baseline_order)
+    theta, jac, ssr, single = fit_peaks(
+        norm.energy, data_in.values, y, e, proj, window, eta, w_bounds, init_fwhm, smooth_ev,
+        max_iter, n_sigma,
+    )  # fmt: skip
+    cov = covariance(jac, ssr, e.size - n_par + 2 * single)
     fitted = theta.copy()  # the model drawn in `fit`; `theta` becomes the reported peaks
+    theta, cov, why = _report_peaks(theta, cov, e, single, n_sigma, min_height)
+    for key in ("a", "b"):
+        why[key][~data_in.ok] = data_in.reason
+    peaks, _ = model(fitted, e, None, eta)
+    v, v_pinv = proj
+    base = ((y - peaks) @ v_pinv.T) @ v.T
+    return _assemble(theta, cov, why, eta, ssr, e, peaks + base, base, shape, window)
+
+
+def _report_peaks(theta, cov, e, single, n_sigma, min_height):
+    """Merge unresolved components, judge each, and name the lowest reported peak A.
+
+    Returns (theta, cov, why) with why = {"a": reasons, "b": reasons}.
+    """
     theta, cov, merged = _merge_unresolved(theta, cov)
     why = {
         key: _component_reasons(theta, cov, i_pos, i_h, e, n_sigma, min_height)
@@ -515,30 +300,41 @@ def preedge_peaks(
     }
     # one reported peak: it is A (the lowest resolved peak), whatever the other did
     only_b = (why["a"] != "") & (why["b"] == "")
-    theta[only_b] = theta[only_b][:, perm]
-    cov[only_b] = cov[only_b][:, perm][:, :, perm]
+    theta[only_b] = theta[only_b][:, SWAP]
+    cov[only_b] = cov[only_b][:, SWAP][:, :, SWAP]
     why["a"][only_b], why["b"][only_b] = why["b"][only_b], why["a"][only_b]
     why["b"][merged] = "B not resolved from A (merged into A)"
     why["b"][single] = f"no peak: a second peak lowers χ² by less than {n_sigma:g}²"
-    a_cols = _peak_columns(theta, cov, k_area, 0, 3)
-    b_cols = _peak_columns(theta, cov, k_area, 1, 4)
-    ok_a, ok_b = why["a"] == "", why["b"] == ""
-    a_out = [np.where(ok_a, col, np.nan) for col in a_cols]
-    b_out = [np.where(ok_b, col, np.nan) for col in b_cols]
+    return theta, cov, why
+
+
+def _centroid(theta, cov, ok_a, ok_b):
+    """Height-weighted mean position of the reported peaks and its standard error."""
+    n_s = theta.shape[0]
     h_a, h_b = np.where(ok_a, theta[:, 3], 0.0), np.where(ok_b, theta[:, 4], 0.0)
     total_h = h_a + h_b
     with np.errstate(invalid="ignore", divide="ignore"):
         centroid = (theta[:, 0] * h_a + theta[:, 1] * h_b) / total_h
-        grad = np.zeros((n_s, _N_PEAK_PARAMS))
+        grad = np.zeros((n_s, N_PEAK_PARAMS))
         grad[:, 0], grad[:, 1] = h_a / total_h, h_b / total_h
         grad[:, 3] = np.where(ok_a, (theta[:, 0] - centroid) / total_h, 0.0)
         grad[:, 4] = np.where(ok_b, (theta[:, 1] - centroid) / total_h, 0.0)
     centroid_sd = np.sqrt(np.maximum(np.einsum("si,sij,sj->s", grad, cov, grad), 0.0))
+    return centroid, centroid_sd, total_h
+
+
+def _assemble(theta, cov, why, eta, ssr, e, fit, base, shape, window) -> PreEdgePeaks:
+    """The reported columns: NaN where a peak was not found."""
+    k_area = _area_factor(eta)
+    ok_a, ok_b = why["a"] == "", why["b"] == ""
+    a_out = [np.where(ok_a, col, np.nan) for col in _peak_columns(theta, cov, k_area, 0, 3)]
+    b_out = [np.where(ok_b, col, np.nan) for col in _peak_columns(theta, cov, k_area, 1, 4)]
+    centroid, centroid_sd, total_h = _centroid(theta, cov, ok_a, ok_b)
     any_peak = ok_a | ok_b
-    peaks, _ = _model(fitted, e, None, eta)
-    base = ((y - peaks) @ v_pinv.T) @ v.T
-    f = peaks + base
-    fwhm_ok = np.where(any_peak, theta[:, 2], np.nan)
+
+    def found(x: np.ndarray) -> np.ndarray:
+        return readonly(np.where(any_peak, x, np.nan))
+
     return PreEdgePeaks(
         a_energy=readonly(a_out[0]),
         a_energy_stderr=readonly(a_out[3]),
@@ -552,14 +348,14 @@ def preedge_peaks(
         b_height_stderr=readonly(b_out[4]),
         b_area=readonly(b_out[2]),
         b_area_stderr=readonly(b_out[5]),
-        fwhm=readonly(fwhm_ok),
-        fwhm_stderr=readonly(np.where(any_peak, np.sqrt(np.maximum(cov[:, 2, 2], 0)), np.nan)),
-        centroid=readonly(np.where(any_peak, centroid, np.nan)),
-        centroid_stderr=readonly(np.where(any_peak, centroid_sd, np.nan)),
-        total_area=readonly(np.where(any_peak, k_area * theta[:, 2] * total_h, np.nan)),
+        fwhm=found(theta[:, 2]),
+        fwhm_stderr=found(np.sqrt(np.maximum(cov[:, 2, 2], 0))),
+        centroid=found(centroid),
+        centroid_stderr=found(centroid_sd),
+        total_area=found(k_area * theta[:, 2] * total_h),
         residual_rms=readonly(np.sqrt(ssr / e.size)),
         energy=readonly(e),
-        fit=readonly(f),
+        fit=readonly(fit),
         baseline=readonly(base),
         a_reason=frozen_reasons(why["a"]),
         b_reason=frozen_reasons(why["b"]),

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from speciate._arrays import readonly_copy as readonly
 from speciate._atomic import atomic_path
 from speciate.errors import ValidationError
-from speciate.features._common import readonly
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -35,6 +35,8 @@ class FeatureTable:
     coords : per-spectrum arrays carried from the input
     details : the per-feature result objects (EdgeFeatures, PreEdgePeaks, WhiteLine,
         EdgeShape, Triplet) keyed by name, for plots and further analysis
+    meta : JSON-serializable facts of the series: ``"edge"`` (see `speciate.edges`) or
+        ``"edge_reason"``, ``"windows"`` (eV) used
     provenance : JSON-serializable record of the call
     """
 
@@ -46,6 +48,7 @@ class FeatureTable:
     time: np.ndarray | None = None
     coords: Mapping[str, np.ndarray] = field(default_factory=dict)
     details: Mapping[str, Any] = field(default_factory=dict)
+    meta: Mapping[str, Any] = field(default_factory=dict)
     provenance: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -114,6 +117,7 @@ class FeatureTable:
         if self.time is not None:
             df.insert(0, "time", np.asarray(self.time))
         df.attrs["units"] = dict(self.units)
+        df.attrs["meta"] = dict(self.meta)
         return df
 
     def to_csv(self, path: str | Path) -> None:

@@ -18,14 +18,16 @@ For each feature column ``f`` of a `FeatureTable`:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from speciate._arrays import readonly_copy as readonly
 from speciate.errors import ValidationError
-from speciate.features._common import readonly
 from speciate.features.table import FeatureTable
+from speciate.provenance import records_provenance
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -47,6 +49,7 @@ class Trends:
     change_at_turn, change_at_end : (n_features,)
     reversibility : (n_features,) fraction recovered at the end; NaN without an excursion
     slope, slope_stderr : (n_features,) per unit of ``x``
+    provenance : record of the call
     """
 
     by: str
@@ -61,6 +64,7 @@ class Trends:
     reversibility: np.ndarray
     slope: np.ndarray
     slope_stderr: np.ndarray
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
         """One row per feature: reference/turn indices, changes, reversibility, slope."""
@@ -110,6 +114,7 @@ def _abscissa(table: FeatureTable, by: Any) -> tuple[str, np.ndarray]:
     return "values", x
 
 
+@records_provenance(name="speciate.features.trends")
 def trends(
     table: FeatureTable,
     by: Any = "index",

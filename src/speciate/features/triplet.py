@@ -2,8 +2,8 @@
 
 Detection rule (stated once, used everywhere):
 
-1. The normalized spectrum is resampled on a uniform grid (the median data step in the
-   window, at most 0.1 eV) and differentiated with a Savitzky–Golay filter (quadratic,
+1. The normalized spectrum is resampled on a uniform grid (10th percentile of the data
+   step in the window, 0.01-0.1 eV) and differentiated with a Savitzky–Golay filter (quadratic,
    ``smooth_ev`` wide, default 1.0 eV).
 2. Candidates are the interior local maxima of dμ/dE inside the window.
 3. A candidate counts when its topographic prominence (as `scipy.signal.peak_prominences`,
@@ -37,26 +37,22 @@ to first order, so γ changes along an operando series compare between datasets;
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from speciate._arrays import readonly_copy as readonly
 from speciate.errors import ValidationError
-from speciate.features._common import (
-    as_normalized,
-    check_window,
-    frozen_reasons,
-    local_maxima,
-    noise_level,
-    prominences,
-    readonly,
-    reasons,
-    refine_parabola,
-    set_reason,
-    smooth_on_window,
-    smoothing_gain,
-)
+from speciate.features.measured import measured_in
+from speciate.features.noise import noise_level, smoothing_gain
+from speciate.features.peaks import local_maxima, prominences, refine_parabola
+from speciate.features.reasons import frozen_reasons, reasons, set_reason
+from speciate.features.windows import resolve_window
+from speciate.provenance import records_provenance
+from speciate.xanes.derivative import smooth_on_grid
+from speciate.xanes.normalized import as_normalized
 
 __all__ = ["DEFAULT_TRIPLET_WINDOW", "GAMMA_ENERGY_SCALE_EV", "Triplet", "derivative_triplet"]
 
@@ -89,6 +85,7 @@ class Triplet:
     reason : (n_spectra,) str
     window : (lo, hi) eV; smooth_ev : eV; min_prominence : fraction of the window maximum
     noise_sigma : prominence floor in noise standard deviations
+    provenance : record of the call
     """
 
     n_maxima: np.ndarray
@@ -109,11 +106,13 @@ class Triplet:
     smooth_ev: float
     min_prominence: float
     noise_sigma: float
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
 
+@records_provenance(name="speciate.features.derivative_triplet")
 def derivative_triplet(
     data: Any,
-    window: tuple[float, float] = DEFAULT_TRIPLET_WINDOW,
+    window: tuple[float, float] | None = None,
     smooth_ev: float = 1.0,
     min_prominence: float = 0.03,
     noise_sigma: float = 5.0,
@@ -144,10 +143,12 @@ def derivative_triplet(
     if not noise_sigma >= 0.0:
         raise ValidationError(f"noise_sigma must be >= 0; got {noise_sigma}")
     norm = as_normalized(data)
-    window = check_window(window, "window")
+    window = resolve_window(norm, window, "triplet")
     n_s = norm.n_spectra
+    data = measured_in(norm, window, "triplet")
     why = reasons(n_s)
-    out = smooth_on_window(norm.energy, norm.norm, window, smooth_ev, deriv=1)
+    set_reason(why, ~data.ok, data.reason)
+    out = smooth_on_grid(norm.energy, data.values, smooth_ev, 1, window)
     pos = np.full((n_s, MAX_REPORTED), np.nan)
     hgt = np.full((n_s, MAX_REPORTED), np.nan)
     prom_out = np.full((n_s, MAX_REPORTED), np.nan)
@@ -161,10 +162,11 @@ def derivative_triplet(
         prom = prominences(d, cand)
         scale = d.max(axis=1, keepdims=True)
         gain = smoothing_gain(norm.energy, window, smooth_ev, deriv=1)[1]
-        sigma = noise_level(norm.energy, norm.norm, below=window[0] - _NOISE_MARGIN_EV)
+        sigma = noise_level(norm.energy, data.values, below=window[0] - _NOISE_MARGIN_EV)
         floor = noise_sigma * np.nan_to_num(sigma)[:, None] * gain[None, :]  # norm/eV
         d_noise = sigma * np.median(gain)
         ok = cand & (prom >= min_prominence * scale) & (prom >= floor) & (scale > 0)
+        ok &= data.ok[:, None]
         count = ok.sum(axis=1)
         # passing indices in energy order, padded with -1
         order = np.sort(np.where(ok, np.arange(d.shape[1]), d.shape[1]), axis=1)
@@ -173,7 +175,7 @@ def derivative_triplet(
         pos, hgt = refine_parabola(grid, d, idx)
         rows = np.arange(n_s)[:, None]
         prom_out = np.where(idx >= 0, prom[rows, np.clip(idx, 0, None)], np.nan)
-        for k in np.unique(count[count != 3]):  # a few distinct counts, not spectra
+        for k in np.unique(count[(count != 3) & data.ok]):  # a few distinct counts, not spectra
             set_reason(why, count == k, f"{k} derivative maxima pass the rule; a triplet needs 3")
     is_tri = count == 3
     c_e, d_e, e_e = (np.where(is_tri, pos[:, i], np.nan) for i in range(3))

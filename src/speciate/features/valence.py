@@ -27,10 +27,13 @@ from typing import Any
 
 import numpy as np
 
+from speciate._arrays import readonly_copy as readonly
 from speciate._atomic import atomic_write_text
+from speciate.edges import edge_of, parse_edge
 from speciate.errors import FitError, ValidationError
-from speciate.features._common import readonly
 from speciate.features.edge import edge_positions
+from speciate.features.reasons import frozen_reasons, reasons, set_reason
+from speciate.provenance import records_provenance
 
 __all__ = [
     "EDGE_DEFINITIONS",
@@ -45,6 +48,8 @@ __all__ = [
 EDGE_DEFINITIONS = ("e0", "e_half", "e_integral")
 _KINDS = ("linear", "monotonic")
 _DEFAULT_FILE = "mn_k_valence_calibration.json"
+_EXTRAPOLATED_BELOW = "extrapolated below the standards"
+_EXTRAPOLATED_ABOVE = "extrapolated above the standards"
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,12 +58,15 @@ class ValencePrediction:
 
     Attributes
     ----------
-    valence : (n,) formal oxidation state
+    valence : (n,) formal oxidation state, NaN when not predicted
     stderr : (n,) standard error of each valence
+    reason : (n,) str: why a valence is NaN, or that it is extrapolated beyond the
+        standards (``""`` for a plain interpolation)
     """
 
     valence: np.ndarray
     stderr: np.ndarray
+    reason: np.ndarray
 
 
 def _pav(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -155,7 +163,9 @@ class ValenceCalibration:
     Attributes
     ----------
     kind : "linear" or "monotonic"
-    edge : which edge position it uses ("e0", "e_half" or "e_integral")
+    definition : which edge position it uses ("e0", "e_half" or "e_integral")
+    element : absorber of the standards ("Mn"), or None when not recorded
+    edge : core level of the standards ("K"), or None when not recorded
     energies : (n,) eV, edge energies of the standards
     valences : (n,) their oxidation states
     labels : (n,) names of the standards
@@ -167,10 +177,11 @@ class ValenceCalibration:
     loo_errors : (n,) leave-one-out errors of this kind of calibration on its standards
     energy_reference : eV, edge (``e0``) of the reference foil on the standards' scale, or NaN
     meta : JSON-serializable notes (sources, normalization, edge window)
+    provenance : record of the call that built it
     """
 
     kind: str
-    edge: str
+    definition: str
     energies: np.ndarray
     valences: np.ndarray
     labels: tuple[str, ...]
@@ -182,6 +193,19 @@ class ValenceCalibration:
     loo_errors: np.ndarray
     energy_reference: float = float("nan")
     meta: dict = field(default_factory=dict)
+    element: str | None = None
+    edge: str | None = None
+    provenance: dict = field(default_factory=dict)
+
+    @property
+    def energy_range(self) -> tuple[float, float]:
+        """(lowest, highest) edge energy of the standards (eV): the calibrated range."""
+        return float(np.min(self.energies)), float(np.max(self.energies))
+
+    @property
+    def edge_label(self) -> str:
+        """``"Mn K"``, or ``"an unknown edge"`` when not recorded."""
+        return f"{self.element} {self.edge}" if self.element else "an unknown edge"
 
     @property
     def loo_rms(self) -> float:
@@ -190,15 +214,20 @@ class ValenceCalibration:
 
     def __repr__(self) -> str:
         return (
-            f"ValenceCalibration(kind={self.kind!r}, edge={self.edge!r}, n={self.energies.size}, "
+            f"ValenceCalibration({self.edge_label}, kind={self.kind!r}, "
+            f"definition={self.definition!r}, n={self.energies.size}, "
             f"slope={self.coef[1]:.3f}/eV, residual_std={self.residual_std:.3f}, "
             f"loo_rms={self.loo_rms:.3f})"
         )
 
     def predict(
-        self, edge_energies: Any, energy_stderr: Any = None, foil_e0: float | None = None
+        self,
+        edge_energies: Any,
+        energy_stderr: Any = None,
+        foil_e0: float | None = None,
+        edge: Any = None,
     ) -> ValencePrediction:
-        """Valence and standard error for edge energies measured with ``self.edge``.
+        """Valence and standard error for edge energies measured with ``self.definition``.
 
         Parameters
         ----------
@@ -209,10 +238,16 @@ class ValenceCalibration:
         foil_e0
             E0 of the reference foil measured with the samples; energies are shifted by
             ``energy_reference - foil_e0`` before prediction.
+        edge
+            The edge of the data (``"Ni-K"`` or an `Edge`). When it is not the
+            calibration's own, every valence is NaN with the reason "calibration is for
+            Mn K, data are Ni K".
 
         Returns
         -------
         ValencePrediction
+            Energies outside `energy_range` keep their (extrapolated) valence and say so
+            in ``reason``.
         """
         e = np.atleast_1d(np.asarray(edge_energies, dtype=float))
         if foil_e0 is not None:
@@ -230,13 +265,46 @@ class ValenceCalibration:
             var = np.full(e.shape, self.loo_rms**2)
         if energy_stderr is not None:
             var = var + (slope * np.asarray(energy_stderr, dtype=float)) ** 2
-        return ValencePrediction(valence=readonly(v), stderr=readonly(np.sqrt(var)))
+        why = self._reasons(e, edge)
+        off = why != _EXTRAPOLATED_BELOW
+        off &= why != _EXTRAPOLATED_ABOVE
+        off &= why != ""
+        v, sd = np.where(off, np.nan, v), np.where(off, np.nan, np.sqrt(var))
+        return ValencePrediction(
+            valence=readonly(v), stderr=readonly(sd), reason=frozen_reasons(why)
+        )
+
+    def _reasons(self, e: np.ndarray, edge: Any) -> np.ndarray:
+        why = reasons(e.size)
+        mismatch = self.mismatch(edge)
+        if mismatch:
+            set_reason(why, np.ones(e.size, bool), mismatch)
+        set_reason(why, np.isnan(e), f"no {self.definition} edge position")
+        lo, hi = self.energy_range
+        set_reason(why, e < lo, _EXTRAPOLATED_BELOW)
+        set_reason(why, e > hi, _EXTRAPOLATED_ABOVE)
+        return why
+
+    def mismatch(self, edge: Any) -> str:
+        """Why this calibration does not apply to data at ``edge`` (``""`` when it does).
+
+        An unknown element on either side is no mismatch (nothing to compare).
+        """
+        if edge is None or self.element is None:
+            return ""
+        data = parse_edge(edge)
+        if (data.element, data.edge) == (self.element, self.edge):
+            return ""
+        return f"calibration is for {self.edge_label}, data are {data.label}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serializable content (`from_dict` reads it back)."""
         return {
             "kind": self.kind,
+            "element": self.element,
             "edge": self.edge,
+            "definition": self.definition,
+            "energy_range": [round(x, 9) for x in self.energy_range],
             "labels": list(self.labels),
             "energies": [round(float(x), 9) for x in self.energies],
             "valences": [round(float(x), 10) for x in self.valences],
@@ -248,13 +316,21 @@ class ValenceCalibration:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ValenceCalibration:
-        """Rebuild a calibration from `to_dict` output (the fit is redone exactly)."""
+        """Rebuild a calibration from `to_dict` output (the fit is redone exactly).
+
+        Files written before calibrations knew their element hold the edge definition
+        under ``"edge"`` and no ``"element"``; they load with an unknown element.
+        """
         ref = d.get("energy_reference")
+        definition, element = d.get("definition"), d.get("element")
+        if definition is None and d.get("edge") in EDGE_DEFINITIONS:
+            definition, element = d["edge"], None
         return valence_calibration(
             np.array(d["energies"], dtype=float),
             np.array(d["valences"], dtype=float),
             kind=d["kind"],
-            edge=d["edge"],
+            definition=definition or "e_integral",
+            edge=None if element is None else f"{element}-{d['edge']}",
             labels=d.get("labels"),
             energy_reference=np.nan if ref is None else float(ref),
             meta=d.get("meta", {}),
@@ -270,11 +346,13 @@ class ValenceCalibration:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
+@records_provenance(name="speciate.features.valence_calibration")
 def valence_calibration(
     standards: Any,
     valences: Any,
     kind: str = "linear",
-    edge: str = "e_integral",
+    definition: str = "e_integral",
+    edge: Any = None,
     labels: Any = None,
     energy_reference: float = float("nan"),
     meta: dict | None = None,
@@ -291,9 +369,13 @@ def valence_calibration(
         (n,) known oxidation states.
     kind
         ``"linear"`` (default) or ``"monotonic"`` (see the module docstring).
-    edge
+    definition
         Edge definition: ``"e_integral"`` (default, lowest leave-one-out error on the Mn
         oxides), ``"e_half"`` or ``"e0"``.
+    edge
+        Absorption edge of the standards (``"Mn-K"``); default the edge recorded in the
+        standards' ``meta`` (or inferred from their E0) when they are a `NormResult`,
+        else unknown (the calibration then applies to any data, unchecked).
     labels
         (n,) names of the standards (default: the NormResult labels).
     energy_reference
@@ -314,12 +396,22 @@ def valence_calibration(
     """
     if kind not in _KINDS:
         raise ValidationError(f"kind must be one of {_KINDS}; got {kind!r}")
-    if edge not in EDGE_DEFINITIONS:
-        raise ValidationError(f"edge must be one of {EDGE_DEFINITIONS}; got {edge!r}")
+    if definition not in EDGE_DEFINITIONS:
+        raise ValidationError(
+            f"definition must be one of {EDGE_DEFINITIONS}; got {definition!r}"
+        )
+    if isinstance(edge, str) and edge in EDGE_DEFINITIONS:
+        raise ValidationError(
+            f"edge is the absorption edge of the standards ('Mn-K'); {edge!r} is an edge "
+            f"definition: pass definition={edge!r}"
+        )
+    absorber = None if edge is None else parse_edge(edge)
     if hasattr(standards, "norm") or hasattr(standards, "mu"):
         feats = edge_positions(standards, **edge_options)
-        energies = getattr(feats, edge)
+        energies = getattr(feats, definition)
         labels = labels if labels is not None else getattr(standards, "labels", None)
+        if absorber is None:
+            absorber = edge_of(standards).edge
     else:
         energies = standards
     e, v = _check_standards(energies, valences)
@@ -341,7 +433,7 @@ def valence_calibration(
     loo = leave_one_out(e, v, kind) if e.size >= 4 else np.full(e.size, np.nan)
     return ValenceCalibration(
         kind=kind,
-        edge=edge,
+        definition=definition,
         energies=readonly(e),
         valences=readonly(v),
         labels=labels,
@@ -353,9 +445,12 @@ def valence_calibration(
         loo_errors=readonly(loo),
         energy_reference=float(energy_reference),
         meta=dict(meta or {}),
+        element=None if absorber is None else absorber.element,
+        edge=None if absorber is None else absorber.edge,
     )
 
 
+@records_provenance(name="speciate.features.default_mn_calibration")
 def default_mn_calibration() -> ValenceCalibration:
     """The Mn K-edge calibration shipped with speciate (oxide standards, see docs/features.md).
 

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from speciate.features._common import (
-    as_normalized,
-    check_window,
-    frozen_reasons,
-    highest_maximum,
-    readonly,
-    reasons,
-    set_reason,
-    smooth_on_window,
-)
+from speciate._arrays import readonly_copy as readonly
+from speciate.features.measured import measured_in
+from speciate.features.peaks import highest_maximum
+from speciate.features.reasons import frozen_reasons, reasons, set_reason
+from speciate.features.windows import resolve_window
+from speciate.provenance import records_provenance
+from speciate.xanes.derivative import smooth_on_grid
+from speciate.xanes.normalized import as_normalized
 
 __all__ = ["DEFAULT_WHITE_LINE_WINDOW", "WhiteLine", "white_line"]
 
@@ -35,6 +34,7 @@ class WhiteLine:
     reason : (n_spectra,) str, why a value is NaN
     window : (lo, hi) eV
     smooth_ev : float, Savitzky–Golay width used before locating the maximum
+    provenance : record of the call
     """
 
     energy: np.ndarray
@@ -42,10 +42,12 @@ class WhiteLine:
     reason: np.ndarray
     window: tuple[float, float]
     smooth_ev: float
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
 
+@records_provenance(name="speciate.features.white_line")
 def white_line(
-    data: Any, window: tuple[float, float] = DEFAULT_WHITE_LINE_WINDOW, smooth_ev: float = 1.0
+    data: Any, window: tuple[float, float] | None = None, smooth_ev: float = 1.0
 ) -> WhiteLine:
     """Energy and height of the main maximum above the edge (α).
 
@@ -68,12 +70,14 @@ def white_line(
     WhiteLine
     """
     norm = as_normalized(data)
-    window = check_window(window, "window")
+    window = resolve_window(norm, window, "white_line")
     n_s = norm.n_spectra
+    data = measured_in(norm, window, "white-line")
     why = reasons(n_s)
+    set_reason(why, ~data.ok, data.reason)
     energy = np.full(n_s, np.nan)
     height = np.full(n_s, np.nan)
-    smoothed = smooth_on_window(norm.energy, norm.norm, window, smooth_ev, deriv=0)
+    smoothed = smooth_on_grid(norm.energy, data.values, smooth_ev, 0, window)
     if smoothed is None:
         set_reason(why, np.ones(n_s, bool), f"white-line window {window} eV is outside the data")
     else:

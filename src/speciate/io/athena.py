@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from speciate.errors import ReadError
+from speciate.edges import parse_edge
+from speciate.errors import ReadError, ValidationError
 from speciate.io._table import Table, decode, source_record, table_to_series
 from speciate.io.registry import Format, ReadOptions, select_group
 from speciate.series import Series
@@ -292,6 +293,7 @@ def group_table(
     }
     if journal:
         meta["athena"]["journal"] = journal
+    meta.update(_edge_meta(group, path))
     first_line = np.full(x.size, group.line, dtype=int)
     return Table(
         columns=columns,
@@ -300,6 +302,18 @@ def group_table(
         defaults={"energy": "energy", "mu": "mu"},
         meta=meta,
     )
+
+
+def _edge_meta(group: Any, path: Path) -> dict[str, Any]:
+    """``{"edge": ...}`` from the group's ``bkg_z`` (element) and ``fft_edge`` (core level)."""
+    symbol, level = group.args.get("bkg_z"), group.args.get("fft_edge")
+    if not isinstance(symbol, str) or not isinstance(level, str) or not symbol or not level:
+        return {}
+    try:
+        edge = parse_edge(f"{symbol}-{level}", source="file")
+    except ValidationError as exc:
+        raise ReadError(f"group {group.label!r}: bkg_z/fft_edge: {exc}", path, group.line) from None
+    return {"edge": edge.to_meta()}
 
 
 def load_project_text(path: Path) -> tuple[str, str]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from speciate.errors import ReadError
+from speciate.edges import parse_edge
+from speciate.errors import ReadError, ValidationError
 from speciate.io._table import (
     Table,
     decode,
@@ -99,6 +101,19 @@ def _start_time(fields: dict[str, str], path: Path, lines: list[str]) -> np.date
     return None
 
 
+def _edge_meta(fields: dict[str, str], path: Path, lines: list[str]) -> dict[str, Any]:
+    """``{"edge": ...}`` from ``Element.symbol`` and ``Element.edge`` when both are given."""
+    symbol, level = fields.get("Element.symbol", "").strip(), fields.get("Element.edge", "")
+    if not symbol or not level.strip():
+        return {}
+    try:
+        edge = parse_edge(f"{symbol}-{level.strip()}", source="file")
+    except ValidationError as exc:
+        line = next((n + 1 for n, s in enumerate(lines) if "Element." in s), None)
+        raise ReadError(f"Element.symbol/Element.edge: {exc}", path, line) from None
+    return {"edge": edge.to_meta()}
+
+
 def read_xdi(path: Path, options: ReadOptions) -> list[Series]:
     """Read an XDI file as one spectrum."""
     text, codec = decode(path)
@@ -125,7 +140,8 @@ def read_xdi(path: Path, options: ReadOptions) -> list[Series]:
         raw_names=tuple(raw),
         defaults=defaults,
         time=_start_time(fields, path, lines),
-        meta={"xdi": fields, "comments": comments[:100], "units": units},
+        meta={"xdi": fields, "comments": comments[:100], "units": units,
+              **_edge_meta(fields, path, lines)},
     )
     source = source_record(path, "xdi", codec)
     return [table_to_series(table, path, "xdi", options, source)]
