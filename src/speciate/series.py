@@ -277,7 +277,15 @@ class Series:
         return cls(e_sorted, mu_sorted, reference=ref_sorted, meta=meta, **kwargs)
 
     # --------------------------------------------------------------- selection
-    def _index(self, key: Any) -> np.ndarray:
+    def indices(self, key: Any) -> np.ndarray:
+        """Positions of the spectra a `select` key names (labels, indices, slice or mask).
+
+        Raises
+        ------
+        ValidationError
+            Unknown labels, indices out of range, a mask of the wrong shape, an empty
+            selection.
+        """
         if isinstance(key, str):
             key = [key]
         if isinstance(key, (int, np.integer)):
@@ -322,7 +330,7 @@ class Series:
 
         Coords, time and reference are carried along.
         """
-        idx = self._index(key)
+        idx = self.indices(key)
         return Series(
             self.energy,
             self.mu[idx],
