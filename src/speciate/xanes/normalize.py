@@ -589,20 +589,23 @@ def _edge_energies(
 
 def _norm_and_flat(energy, mu, u, e0, pre_u, post_u, edge_step):
     """``(mu − pre_edge)/step`` and, above E0, that minus the post-edge curvature."""
-    step = edge_step[:, None]
+    inv_step = 1.0 / edge_step[:, None]
     norm = _polyval_u(pre_u, u)
     np.subtract(mu, norm, out=norm)
-    norm /= step
+    norm *= inv_step
     # flat: above E0 also remove the post-edge curvature, (poly - poly(E0))/step; only the
-    # columns at or above the lowest E0 can change
-    flat = norm.copy()
+    # columns at or above the lowest E0 can change, and only those below the highest E0
+    # differ between spectra
     k = int(np.searchsorted(energy, e0.min(), side="left"))
+    k_all = int(np.searchsorted(energy, e0.max(), side="left"))
     curvature = _polyval_u(post_u, u[k:])
     u0 = np.interp(e0, energy, u)  # u is linear in energy: exact
     curvature -= _poly_at(post_u, u0)[:, None]
-    curvature /= step
-    curvature *= energy[None, k:] >= e0[:, None]
-    flat[:, k:] -= curvature
+    curvature *= inv_step
+    curvature[:, : k_all - k] *= energy[None, k:k_all] >= e0[:, None]
+    flat = np.empty_like(norm)
+    flat[:, :k] = norm[:, :k]
+    np.subtract(norm[:, k:], curvature, out=flat[:, k:])
     return norm, flat
 
 
