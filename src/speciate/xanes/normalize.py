@@ -3,7 +3,8 @@
 Conventions follow Larch/Athena: E0 at the maximum of the first derivative unless
 given; the pre-edge line is fitted to mu over ``e0 + pre``; the post-edge polynomial
 is fitted to ``mu - pre_edge`` over ``e0 + post``; the edge step is the post-edge
-polynomial at E0; ``flat`` also removes the post-edge curvature above E0.
+polynomial at E0; ``flat`` also removes the post-edge curvature above E0. By default
+the ranges and degrees are chosen per spectrum (`speciate.xanes.ranges`).
 """
 
 from __future__ import annotations
@@ -21,16 +22,15 @@ from speciate._arrays import readonly_copy, readonly_view
 from speciate.errors import ValidationError
 from speciate.provenance import jsonable, records_provenance
 from speciate.series import Series
+from speciate.xanes.ranges import (
+    PRE_LINE_SPAN,
+    adaptive_post_order,
+    adaptive_post_range,
+    adaptive_pre_range,
+    looks_normalized,
+)
 
-__all__ = [
-    "NormResult",
-    "adaptive_post_order",
-    "adaptive_post_range",
-    "adaptive_pre_range",
-    "find_e0",
-    "looks_normalized",
-    "normalize",
-]
+__all__ = ["NormResult", "find_e0", "normalize"]
 
 # A real absorption edge stands far above derivative noise; a flat or noise-only
 # spectrum has max|dmu/dE| only a few times its median.
@@ -315,83 +315,6 @@ def _check_counts(window: _Window, labels: tuple[str, ...], what: str, least: in
         )
 
 
-def adaptive_pre_range(energy: np.ndarray, e0: np.ndarray) -> np.ndarray:
-    """The pre-edge range chosen for ``pre=None``: (n_spectra, 2) eV relative to E0.
-
-    From the first point (at most `PRE_REACH` eV below E0) to ``-clip(0.4·below,
-    PRE_GAP)`` where ``below`` is the extent of the data below E0: 30 eV before the edge
-    when there is room (the pre-edge peaks of 3d oxides lie within ~20 eV of E0), closer
-    on short data, never closer than 10 eV.
-    """
-    below = e0 - energy[0]
-    # with under 20 eV below E0 the range keeps the lower half of what there is
-    end = -np.minimum(np.clip(0.4 * below, *PRE_GAP), 0.5 * below)
-    return np.stack([-np.minimum(below, PRE_REACH), end], axis=1)
-
-
-def adaptive_post_range(energy: np.ndarray, e0: np.ndarray) -> np.ndarray:
-    """The post-edge range chosen for ``post=None``: (n_spectra, 2) eV relative to E0.
-
-    From ``clip(above/3, POST_START)`` to the last point, ``above`` being the extent of
-    the data above E0: the first third (at most 150 eV) holds the white line and the
-    strongest near-edge oscillations, which a low-order polynomial cannot follow.
-    """
-    above = energy[-1] - e0
-    return np.stack([np.clip(above / 3.0, *POST_START), above], axis=1)
-
-
-def adaptive_post_order(span: np.ndarray) -> np.ndarray:
-    """Post-edge polynomial degree for ``post_order=None`` from the fitted span (eV):
-    0 below `POST_ORDER_SPANS[0]`, 1 below `POST_ORDER_SPANS[1]`, else 2."""
-    return np.searchsorted(np.asarray(POST_ORDER_SPANS), span, side="right").astype(int)
-
-
-def looks_normalized(
-    energy: np.ndarray, mu: np.ndarray, e0: np.ndarray, pre: _Window, post: _Window
-) -> np.ndarray:
-    """(n_spectra,) bool: a short spectrum, near 0 before the edge and near 1 after it.
-
-    Only spectra ending less than `NORMALIZED_REACH` eV above E0 are candidates: on
-    longer ones the fitted step is reliable and nothing needs recognizing.
-
-    The first point of the pre-edge range must be within `NORMALIZED_PRE[0]` of 0, the
-    mean over the range within `NORMALIZED_PRE[1]` (short pre-edge ranges reach into the
-    foot of the edge: 0.035-0.06 on the real Ni K operando spectra cut to −25..+75 eV),
-    and the mean over the post-edge range within `NORMALIZED_POST` of 1 (short post-edge
-    ranges of normalized spectra average 0.87-0.92 over their oscillations). Raw μ has
-    a pre-edge offset and a step of arbitrary size, so it meets all three only by
-    coincidence.
-    """
-
-    def mean(win: _Window) -> np.ndarray:
-        vals = mu[:, win.cols] * win.mask
-        return vals.sum(axis=1) / np.maximum(win.counts, 1)
-
-    pre_mean, post_mean = mean(pre), mean(post)
-    first = mu[:, pre.cols][np.arange(mu.shape[0]), np.argmax(pre.mask, axis=1)]
-    return (
-        (energy[-1] - e0 < NORMALIZED_REACH)
-        & (np.abs(first) < NORMALIZED_PRE[0])
-        & (np.abs(pre_mean) < NORMALIZED_PRE[1])
-        & (np.abs(post_mean - 1.0) < NORMALIZED_POST)
-    )
-
-
-# Adaptive rules (see `normalize`). Larch's `pre_edge` (xraylarch ≥ 0.9) chooses, when its
-# arguments are None: pre1 = second point − E0 rounded to 5 eV, pre2 ≈ pre1/3 (newer
-# versions pre1/2), norm2 = last point − E0, norm1 = min(150, norm2/3), nnorm = 0 below
-# 50 eV of post-edge span, 1 below 350 eV, else 2. Athena (Demeter) starts from fixed
-# ranges −150..−30 and +150..+400 eV (nnorm 3), clipped to the data.
-PRE_REACH = 200.0  # eV, farthest pre-edge start below E0
-PRE_GAP = (10.0, 30.0)  # eV, pre-edge end below E0: 0.4 x the room, within these
-PRE_LINE_SPAN = 20.0  # eV, below this pre-edge span a line is not fitted (a constant is)
-POST_START = (15.0, 150.0)  # eV above E0: a third of the room above, within these
-POST_ORDER_SPANS = (30.0, 300.0)  # eV of post-edge span where the degree steps to 1, 2
-NORMALIZED_PRE = (0.05, 0.1)  # first pre-edge point and pre-edge mean of normalized input
-NORMALIZED_POST = 0.25  # post-edge mean of normalized input: within this of 1
-NORMALIZED_REACH = 120.0  # eV above E0: longer spectra are never taken as normalized
-
-
 @records_provenance(name="speciate.xanes.normalize")
 def normalize(
     series: Series,
@@ -485,7 +408,10 @@ def normalize(
     normalized = np.zeros(n_s, bool)
     if pre is None:
         pre_order = ((pre_span >= PRE_LINE_SPAN) & (pre_win.counts >= 3)).astype(int)
-        normalized = looks_normalized(energy, mu, e0_arr, pre_win, post_win) & (step is None)
+        first = mu[:, pre_win.cols][np.arange(n_s), np.argmax(pre_win.mask, axis=1)]
+        normalized = looks_normalized(
+            first, _window_mean(mu, pre_win), _window_mean(mu, post_win), energy[-1] - e0_arr
+        ) & (step is None)
         pre_order[normalized] = 0
         short = np.count_nonzero((pre_order == 0) & ~normalized)
         if short:
@@ -562,6 +488,10 @@ def normalize(
         pre_order=readonly_copy(pre_order, int),
         post_order=readonly_copy(orders, int),
     )
+
+
+def _window_mean(mu: np.ndarray, win: _Window) -> np.ndarray:
+    return (mu[:, win.cols] * win.mask).sum(axis=1) / np.maximum(win.counts, 1)
 
 
 def _pair(given: Any, adaptive: np.ndarray) -> tuple[Any, Any]:
