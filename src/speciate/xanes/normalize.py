@@ -368,7 +368,8 @@ def normalize(
         Post-edge range (start, end) in eV relative to E0; ``end=None`` runs to the last
         point. Clipped to the data. ``None``: chosen per spectrum (above).
     post_order
-        Degree of the post-edge polynomial (0-3); ``None``: chosen from the span.
+        Degree of the post-edge polynomial (0-3); ``None``: chosen from the span when
+        ``post`` is ``None`` too, else 2 (an explicit range keeps its former meaning).
     step
         Fixed edge step (Athena's "fix step"): a scalar or (n_spectra,) in units of mu.
         The post-edge polynomial is still fitted (for ``flat``) but not used for the step.
@@ -424,9 +425,11 @@ def normalize(
             )
     else:
         pre_order = np.ones(n_s, int)
-    if post_order is None:
+    if post_order is None and post is None:
         orders = adaptive_post_order(np.diff(post_win.used, axis=1)[:, 0])
         orders[normalized] = 0
+    elif post_order is None:  # an explicit range keeps its former default degree
+        orders = np.full(n_s, 2, int)
     else:
         orders = np.full(n_s, post_order, int)
     pre_u = _batched_polyfit(u, mu, pre_win, pre_order)
@@ -452,7 +455,8 @@ def normalize(
             "e0": "max derivative" if e0 is None else e0_arr, "shared_e0": shared_e0,
             "pre": "adaptive" if pre is None else pre,
             "post": "adaptive" if post is None else post,
-            "post_order": "adaptive" if post_order is None else post_order,
+            "post_order": post_order if post_order is not None
+            else ("adaptive" if post is None else 2),
             "step": "fitted" if step is None else edge_step,
         },
         "clipped": {
