@@ -248,7 +248,7 @@ class BackgroundLCFResult(LCFResult):
             f" scale (median) = {float(np.median(self.scale)):.5g}"
         )
         lines = super().report(max_spectra).split("\n")
-        return "\n".join([*lines[:6], head, *lines[6:]])
+        return "\n".join([*lines[:5], head, *lines[5:]])
 
 
 def polynomial_coefs(curves: np.ndarray, design: ProjectedDesign) -> np.ndarray:
