@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from speciate import ValidationError
+from speciate import Series, ValidationError
 from speciate.fit import CombinationsResult, combinations, lcf
 from test_fit_support import SIX, mixtures, six_standards
 
@@ -107,3 +107,26 @@ def test_refit_gives_one_lcf_result_of_the_selected_subsets(six, tmp_path):
     assert (tmp_path / "c.csv").read_text().startswith("spectrum,label,subset,")
     with pytest.raises(ValidationError, match="standards given to combinations"):
         result.refit(series, six[:5])
+
+
+def test_raw_mu_combinations_with_background_rank_the_true_subset_first(mn_groups):
+    six = six_standards(mn_groups)
+    mixed, weights, _ = mixtures(six, 30, seed=31, shift=0.0)
+    rng = np.random.default_rng(32)
+    scale = rng.uniform(0.2, 2.0, (30, 1))
+    bg = rng.uniform(-0.5, 0.5, (30, 1)) + rng.uniform(-2e-3, 2e-3, (30, 1)) * (
+        mixed.energy - 6549.0
+    )
+    raw = Series(mixed.energy, scale * mixed.mu + bg)
+    result = combinations(raw, six, background="linear", array="mu", e0=6549.0)
+    truth = [tuple(np.nonzero(w)[0]) for w in weights]
+    hits = np.mean([b == t for b, t in zip(result.best, truth)])
+    assert hits >= 0.9
+    assert result.scale is not None
+    best_scale = result.scale[result.best_index, np.arange(30)]
+    np.testing.assert_allclose(best_scale, scale[:, 0], rtol=0.02)
+    np.testing.assert_allclose(result.best_weights.sum(axis=1), 1.0, atol=1e-9)
+    assert result.settings["background"] == "linear"
+    assert result.provenance["function"] == "speciate.fit.combinations"
+    refit = result.refit(raw, six)
+    np.testing.assert_allclose(refit.weights, result.best_weights, atol=1e-6)

@@ -325,3 +325,74 @@ def test_holding_insignificant_shifts_keeps_accuracy_and_saves_iterations(six, m
     present = truth >= 0.1  # present standards keep their shifts refined
     assert np.median(np.abs(held.shifts - true_shifts)[present]) < 0.1
     assert (held.shifts[present] != 0).all()
+
+
+# ------------------------------------------------------------ raw μ with a background
+def _raw(series: Series, seed: int) -> tuple[Series, np.ndarray, np.ndarray]:
+    """The mixtures as raw μ: a random scale (edge step) and linear background each."""
+    rng = np.random.default_rng(seed)
+    n_s = series.n_spectra
+    scale = rng.uniform(0.2, 2.0, n_s)
+    slope = rng.uniform(-2e-3, 2e-3, n_s)
+    offset = rng.uniform(-0.5, 0.5, n_s)
+    bg = offset[:, None] + slope[:, None] * (series.energy[None, :] - 6549.0)
+    return (
+        Series(series.energy, scale[:, None] * series.mu + bg),
+        scale,
+        np.stack([offset, slope], axis=1),
+    )
+
+
+def test_raw_mu_lcf_recovers_weights_scale_and_background(six):
+    mixed, weights, _ = mixtures(six, 60, seed=11, shift=0.0)
+    raw, scale, bg = _raw(mixed, seed=12)
+    result = lcf(raw, six, background="linear", array="mu", e0=6549.0)
+    from speciate.fit.background import BackgroundLCFResult
+
+    assert isinstance(result, BackgroundLCFResult)
+    assert np.abs(result.weights - weights).mean() < 0.01
+    np.testing.assert_allclose(result.total, 1.0, atol=1e-12)
+    np.testing.assert_allclose(result.scale, scale, rtol=0.01)
+    np.testing.assert_allclose(result.background_coefs[:, 0], bg[:, 0], atol=0.01)
+    np.testing.assert_allclose(result.background_coefs[:, 1], bg[:, 1], atol=1e-4)
+    np.testing.assert_allclose(result.fit + result.residual, result.data, atol=1e-12)
+    assert result.background_center == 6549.0
+    # errors are honest: the scatter of the misfit matches the reported stderr
+    free = result.stderr > 0
+    z = (result.weights - weights)[free] / result.stderr[free]
+    assert 0.4 < np.std(z) < 2.5
+    table = result.to_dataframe()
+    assert {"scale", "scale_stderr", "background_c0", "background_c1"} <= set(table.columns)
+    assert result.provenance["function"] == "speciate.fit.lcf"
+    assert result.provenance["parameters"]["background"] == "linear"
+
+
+def test_raw_mu_lcf_with_shifts_beats_normalize_then_lcf(six):
+    mixed, weights, _ = mixtures(six, 40, seed=21, shift=0.3)
+    raw, _, _ = _raw(mixed, seed=22)
+    both = lcf(raw, six, background="linear", array="mu", shifts=True, e0=6549.0)
+    assert np.abs(both.weights - weights).mean() < 0.008
+    assert both.shifts is not None and both.shifts.shape == (40, 6)
+    # a NormResult gives its raw mu to array="mu"; standards as NormResult give their norm
+    normed = normalize(raw, e0=6549.0, pre=(-29, -15))
+    via_norm = lcf(normed, six, background="linear", array="mu", shifts=True)
+    np.testing.assert_allclose(via_norm.weights, both.weights, atol=1e-6)
+
+
+def test_background_default_is_unchanged_and_bad_bounds_are_refused(six):
+    mixed, _, _ = mixtures(six, 5, seed=1)
+    plain = lcf(mixed, six)
+    assert type(plain) is LCFResult
+    with pytest.raises(ValidationError, match="bounded below by 0"):
+        lcf(mixed, six, background="linear", bounds=(0.1, 1.0))
+    with pytest.raises(ValidationError, match="background must be"):
+        lcf(mixed, six, background="cubic")
+
+
+def test_raw_series_without_e0_gets_the_median_edge(six):
+    mixed, weights, _ = mixtures(six, 20, seed=5, shift=0.0)
+    raw, _, _ = _raw(mixed, seed=6)
+    bare = Series(raw.energy, raw.mu)
+    result = lcf(bare, six, background="linear", array="mu")
+    assert 6540 < result.e0 < 6560
+    assert np.abs(result.weights - weights).mean() < 0.02

@@ -12,7 +12,7 @@ from scipy.interpolate import PchipInterpolator
 
 from speciate import FitError, Series, ValidationError
 from speciate.fit import ScanResult, hamilton_threshold, lcf, scan
-from test_fit_support import six_standards
+from test_fit_support import mixtures, six_standards
 
 PHASES = {"spinel": (6552.0, 6.0, 21.0), "layered": (6553.5, 7.5, 25.0)}
 CAND_GRID = np.arange(6500.0, 6650.0, 0.25)
@@ -242,3 +242,15 @@ def test_scan_bad_input_is_named(mno, coarse):
         scan(data, mno, coarse, shifts=np.zeros(2))
     with pytest.raises(ValidationError, match="radius"):
         scan(data, mno, coarse.replace(coords={"radius": np.array(["a"] * 22)}))
+
+
+def test_scan_with_background_fits_raw_mu_and_counts_its_parameters(mn_groups):
+    six = six_standards(mn_groups)
+    mixed, weights, _ = mixtures(six[:3], 8, seed=41, shift=0.0, n_active=(3, 3))
+    raw = Series(mixed.energy, 1.7 * mixed.mu + 0.2 + 1e-3 * (mixed.energy - 6549.0))
+    result = scan(raw, six[:2], six[2:], background="linear", array="mu", e0=6549.0)
+    assert result.best == (six[2].labels[0],) * 8
+    plain = scan(mixed, six[:2], six[2:], e0=6549.0)
+    assert result.n_params == plain.n_params + 1 + 2  # scale and two coefficients
+    np.testing.assert_allclose(result.best_weights, weights, atol=0.03)
+    np.testing.assert_allclose(result.best_weights.sum(axis=1), 1.0, atol=1e-9)

@@ -123,3 +123,97 @@ def test_pre_and_post_edge_curves_rebuild_norm():
     at_e0 = result.post_edge - result.pre_edge
     idx = np.searchsorted(series.energy, result.e0)
     np.testing.assert_allclose(at_e0[np.arange(4), idx], result.edge_step, rtol=1e-10)
+
+
+# ----------------------------------------------------------------- adaptive defaults
+def _cut(series, lo=-25.0, hi=75.0):
+    e0 = find_e0(series.energy, series.mu)[0]
+    return series.window(e0 + lo, e0 + hi)
+
+
+def test_default_normalize_keeps_real_normalized_short_spectra_near_unit_step(real_data):
+    from speciate.io import read
+
+    folder = real_data / "operando" / "perex_LNO_NiK" / "XAS_normalized"
+    files = sorted(folder.glob("*.txt"))
+    assert len(files) == 21
+    for path in files:
+        short = _cut(read(path))
+        result = normalize(short)
+        assert abs(result.edge_step[0] - 1.0) <= 0.10, path.name
+        assert result.provenance["already_normalized"] == 1
+        assert result.pre_order.tolist() == [0] and result.post_order.tolist() == [0]
+        assert result.post_range[0, 1] <= 75.0 + 1e-9
+
+
+def test_default_normalize_keeps_feff_xmu_near_unit_step(engine_outputs):
+    paths = sorted((engine_outputs / "feff10").glob("*/xmu*.dat"))
+    assert len(paths) >= 5
+    for path in paths:
+        data = np.loadtxt(path)
+        short = _cut(Series(data[:, 0], data[:, 3], labels=[path.parent.name]))
+        result = normalize(short)
+        assert abs(result.edge_step[0] - 1.0) <= 0.10, path
+
+
+def test_adaptive_ranges_follow_the_data_extent_and_are_recorded():
+    series, e0, step = _synthetic(n_s=6)
+    result = normalize(series, e0=e0)
+    below, above = e0 - series.energy[0], series.energy[-1] - e0
+    np.testing.assert_allclose(result.pre_range[:, 0], -np.minimum(below, 200.0))
+    np.testing.assert_allclose(result.pre_range[:, 1], -30.0)
+    assert (np.abs(result.post_range[:, 0] - 150.0) < 1.5).all()
+    np.testing.assert_allclose(result.post_range[:, 1], above)
+    # ~300 eV of post-edge span: a quadratic
+    assert result.post_order.shape == (6,) and set(result.post_order.tolist()) <= {1, 2}
+    assert result.provenance["function"] == "speciate.xanes.normalize"
+    assert result.provenance["settings"]["pre"] == "adaptive"
+    np.testing.assert_allclose(result.edge_step, step, rtol=0.03)
+
+
+def test_short_raw_pre_edge_gets_a_constant_with_a_warning():
+    series, e0, _ = _synthetic(n_s=4)
+    short = series.window(float(e0.max()) - 15.0, float(e0.min()) + 120.0)
+    with pytest.warns(UserWarning, match="constant pre-edge"):
+        result = normalize(short, e0=e0)
+    assert (result.pre_order == 0).all()
+    assert (result.pre_coefs[:, 1] == 0).all()
+    assert result.edge_step.shape == (4,)
+
+
+def test_fixed_step_and_shared_e0_are_used_and_recorded():
+    series, e0, _ = _synthetic(n_s=5)
+    result = normalize(series, step=2.0, shared_e0=True)
+    np.testing.assert_array_equal(result.edge_step, 2.0)
+    assert np.unique(result.e0).size == 1
+    assert result.e0[0] == pytest.approx(np.median(find_e0(series.energy, series.mu)))
+    settings = result.provenance["settings"]
+    assert settings["shared_e0"] is True and settings["step"] == [2.0] * 5
+    # the flat curve still subtracts only the post-edge curvature, not the step
+    above = series.energy > e0.max() + 100
+    ratio = result.flat[:, above] / result.norm[:, above]
+    assert np.isfinite(ratio).all()
+
+
+def test_default_normalize_of_raw_mn_mixtures_gets_the_step_within_2_5_percent():
+    from scipy.interpolate import PchipInterpolator
+
+    from speciate.datasets import mn_standards
+
+    stds = [normalize(s, pre=(-150, -30), post=(50, 400)) for s in
+            mn_standards(["MnO", "Mn2O3", "MnO2 pyrolusite"])]  # fmt: skip
+    rng = np.random.default_rng(3)
+    energy = np.arange(6480.0, 6700.0, 0.25)
+    n_s = 40
+    weights = rng.dirichlet(np.ones(3), n_s)
+    mix = sum(weights[:, [j]] * PchipInterpolator(s.energy, s.norm[0])(energy)
+              for j, s in enumerate(stds))  # fmt: skip
+    scale = rng.uniform(0.2, 2.0, (n_s, 1))
+    background = rng.uniform(-0.5, 0.5, (n_s, 1)) + rng.uniform(-2e-3, 2e-3, (n_s, 1)) * (
+        energy - 6550.0
+    )
+    mu = scale * (mix + 0.003 * rng.normal(size=mix.shape)) + background
+    result = normalize(Series(energy, mu))
+    error = np.abs(result.edge_step / scale[:, 0] - 1.0)
+    assert np.median(error) <= 0.025
+    assert (result.post_order == 1).all()

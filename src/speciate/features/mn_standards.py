@@ -69,7 +69,7 @@ def load_standard(path: str | Path) -> NormResult:
         raise ReadError(f"expected at least 3 columns; found {data.shape[1]}", path)
     order = np.argsort(data[:, 1], kind="stable")
     series = Series(data[order, 1], data[order, 2], labels=[path.stem])
-    return normalize(series)
+    return normalize(series, pre=(-200, -30), post=(50, None))  # the calibration's ranges
 
 
 def edge_table(folder: str | Path) -> dict[str, dict[str, float]]:

@@ -1,5 +1,6 @@
 """Speciation fitting: batched LCF, combinatorics, domain-size scans, PCA / MCR-ALS."""
 
+from speciate.fit.background import BackgroundLCFResult
 from speciate.fit.combinations import CombinationsResult, combinations
 from speciate.fit.decomposition import (
     MCRResult,
@@ -14,6 +15,7 @@ from speciate.fit.results import LCFResult
 from speciate.fit.scan import ScanResult, hamilton_threshold, scan
 
 __all__ = [
+    "BackgroundLCFResult",
     "CombinationsResult",
     "LCFResult",
     "MCRResult",

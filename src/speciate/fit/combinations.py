@@ -17,7 +17,7 @@ from speciate._export import TableExport
 from speciate.errors import ValidationError
 from speciate.fit.lcf import parse_bounds, prepare
 from speciate.fit.solvers import FIXED, FREE, LO, enumerate_states, solve_shared
-from speciate.provenance import make_provenance
+from speciate.provenance import jsonable, records_provenance
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -49,8 +49,10 @@ class CombinationsResult(TableExport):
     alpha : significance level of the F-test
     labels : (n_spectra,) spectrum labels
     provenance : the call
-    settings : the fit options (window, reference E0, bounds, shifts...) that `refit`
-        passes on to `lcf`
+    settings : the fit options (window, reference E0, bounds, shifts, background...)
+        that `refit` passes on to `lcf`
+    scale : (n_subsets, n_spectra) fitted scale (edge step) of each fit with a
+        ``background``, else None
     """
 
     standards: tuple[str, ...]
@@ -65,6 +67,7 @@ class CombinationsResult(TableExport):
     labels: tuple[str, ...]
     provenance: Mapping[str, Any]
     settings: Mapping[str, Any] = field(default_factory=dict)
+    scale: np.ndarray | None = None
 
     @property
     def best(self) -> list[tuple[int, ...]]:
@@ -212,7 +215,7 @@ def _grouped_states(k, lo, hi, sum_to_one, include) -> np.ndarray:
 
 
 def _fit_plain(design, lo, hi, sum_to_one, include):
-    matrix, y = design.matrix, design.y
+    matrix, y = design.matrix, design.y  # projected ones with a background: same algebra
     states = _grouped_states(matrix.shape[1], lo, hi, sum_to_one, include)
     sol = solve_shared(matrix.T @ matrix, y @ matrix, lo, hi, sum_to_one, states)
     # chi2 = |y|² − 2 x·Mᵀy + xᵀ(MᵀM)x from the normal equations: forming the residuals
@@ -311,6 +314,7 @@ def select_subsets(
     return np.argmin(tie, axis=0)
 
 
+@records_provenance(name="speciate.fit.combinations")
 def combinations(
     data: Any,
     standards: Any,
@@ -325,6 +329,7 @@ def combinations(
     sum_to_one: bool = True,
     bounds: Any = (0.0, 1.0),
     max_shift: float = 3.0,
+    background: str | None = None,
 ) -> CombinationsResult:
     """Fit every subset of up to ``max_components`` standards to every spectrum.
 
@@ -342,8 +347,10 @@ def combinations(
         ``None``/``False`` or ``True`` (fit per-standard shifts within ``±max_shift`` eV).
     alpha
         Significance level of the F-test that decides whether a larger fit is better.
-    e_range, relative_to, e0, array, sum_to_one, bounds, max_shift
-        As for `lcf`.
+    e_range, relative_to, e0, array, sum_to_one, bounds, max_shift, background
+        As for `lcf`. With a ``background`` every subset fit also fits the polynomial
+        (and a scale with sum-to-one), so raw μ can be ranked directly; the F-test counts
+        the background coefficients and the scale as parameters of every fit.
 
     Returns
     -------
@@ -356,43 +363,65 @@ def combinations(
     if not 0 < alpha < 1:
         raise ValidationError(f"alpha must be in (0, 1); got {alpha}")
     fit_data, stds, design = prepare(
-        data, standards, e_range, relative_to, e0, array, max_shift if shifts else 0.0
-    )
+        data, standards, e_range, relative_to, e0, array, max_shift if shifts else 0.0,
+        background,
+    )  # fmt: skip
     k = stds.k
     if not 1 <= max_components:
         raise ValidationError(f"max_components must be >= 1; got {max_components}")
     max_components = min(int(max_components), k)
     lo, hi = parse_bounds(bounds, k, sum_to_one)
+    # with a background the solvers see amplitudes scale·w: no sum-to-one, sign bounds
+    n_bg = 0 if background is None else design.background.shape[1]
+    if background is not None:
+        from speciate.fit.background import amplitude_bounds
+
+        lo_s, hi_s, sum_s = *amplitude_bounds(lo, hi, sum_to_one), False
+    else:
+        lo_s, hi_s, sum_s = lo, hi, sum_to_one
     subsets = _subsets(k, max_components)
     include = np.zeros((len(subsets), k), bool)
     for i, sub in enumerate(subsets):
         include[i, list(sub)] = True
     if shifts:
         weights, shift_arr, chi2, n_free, w_states = _fit_shifted(
-            design, lo, hi, sum_to_one, include, max_shift
+            design, lo_s, hi_s, sum_s, include, max_shift
         )
     else:
-        weights, shift_arr, chi2, n_free, w_states = _fit_plain(design, lo, hi, sum_to_one, include)
+        weights, shift_arr, chi2, n_free, w_states = _fit_plain(design, lo_s, hi_s, sum_s, include)
+    scale = None
+    if background is not None:
+        n_free = n_free + n_bg
+        if sum_to_one:
+            scale = weights.sum(axis=2)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                weights = weights / scale[:, :, None]
+    y_data = getattr(design, "parent", design).y  # the data as given, not projected
     with np.errstate(divide="ignore", invalid="ignore"):
-        r_factor = chi2 / (design.y**2).sum(axis=1)[None, :]
+        r_factor = chi2 / (y_data**2).sum(axis=1)[None, :]
     sizes = include.sum(axis=1)
     superset = (include[:, None, :] >= include[None, :, :]).all(axis=2) & (
         sizes[:, None] > sizes[None, :]
     )
-    redundant = ((w_states == LO) & (lo == 0.0) & include[:, None, :]).any(axis=2)
+    redundant = ((w_states == LO) & (lo_s == 0.0) & include[:, None, :]).any(axis=2)
     # the F-test counts every parameter a subset brings (weights, shifts), even when one
     # ends on a bound: counting only the free ones would favour adding a standard whose
-    # shift runs to ±max_shift to soak up noise
-    n_param = sizes - int(sum_to_one) + (sizes if shifts else 0)
+    # shift runs to ±max_shift to soak up noise. With a background the scale replaces
+    # the sum-to-one constraint and the background coefficients add to every fit.
+    n_param = sizes - int(sum_s) + (sizes if shifts else 0) + n_bg
     n_param = np.broadcast_to(n_param[:, None], chi2.shape)
     best = select_subsets(chi2, n_param, sizes, superset, redundant, design.y.shape[1], alpha)
-    provenance = make_provenance(
-        "speciate.fit.combinations",
-        {"max_components": max_components, "shifts": bool(shifts), "alpha": alpha,
-         "e_range": e_range, "relative_to": relative_to, "e0": design.e0, "array": array,
-         "sum_to_one": sum_to_one, "bounds": [lo, hi], "max_shift": max_shift},
-        standards=list(stds.names),
-    )  # fmt: skip
+    settings = {
+        "e_range": e_range,
+        "relative_to": "absolute" if design.e0 is None else "e0",
+        "e0": design.e0,
+        "array": array,
+        "sum_to_one": sum_to_one,
+        "bounds": (lo, hi),
+        "shifts": True if shifts else None,
+        "max_shift": max_shift,
+        "background": background,
+    }
     return CombinationsResult(
         standards=stds.names,
         subsets=tuple(subsets),
@@ -404,17 +433,9 @@ def combinations(
         best_index=_readonly(best, int),
         alpha=float(alpha),
         labels=fit_data.labels,
-        provenance=provenance,
-        settings={
-            "e_range": e_range,
-            "relative_to": "absolute" if design.e0 is None else "e0",
-            "e0": design.e0,
-            "array": array,
-            "sum_to_one": sum_to_one,
-            "bounds": (lo, hi),
-            "shifts": True if shifts else None,
-            "max_shift": max_shift,
-        },
+        provenance=jsonable({"standards": list(stds.names), "e0_used": design.e0}),
+        settings=settings,
+        scale=None if scale is None else _readonly(scale),
     )
 
 

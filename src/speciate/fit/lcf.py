@@ -19,9 +19,9 @@ from speciate.fit.design import (
 )
 from speciate.fit.results import LCFResult
 from speciate.fit.solvers import FREE, HI, LO, QPSolution, enumerate_states, solve_shared
-from speciate.provenance import make_provenance
+from speciate.provenance import jsonable, records_provenance
 
-__all__ = ["lcf", "parse_bounds", "prepare", "solve_plain"]
+__all__ = ["lcf", "parse_bounds", "prepare", "solve_plain", "standards_array"]
 
 
 def _freeze(a: np.ndarray) -> np.ndarray:
@@ -86,6 +86,24 @@ def solve_plain(
     return solve_shared(g, b, lo, hi, sum_to_one, states)
 
 
+def standards_array(array: str, background: Any) -> str:
+    """Which array of `NormResult` standards a fit uses: a raw-μ fit with a background
+    (``array="mu"``) fits the raw data with the normalized standards."""
+    return "norm" if (background is not None and array == "mu") else array
+
+
+def edge_reference(fit_data: FitData, relative_to: str, e0: float | None) -> float | None:
+    """``e0`` as given, or for raw data without E0s (a plain `Series` of μ) the median
+    E0 found by `speciate.xanes.find_e0`, so that ``relative_to="e0"`` windows work."""
+    if e0 is not None or relative_to != "e0" or fit_data.e0 is not None:
+        return e0
+    from speciate.xanes.normalize import find_e0
+
+    values = fit_data.values
+    finite = np.isfinite(values).all(axis=0)
+    return float(np.median(find_e0(fit_data.energy[finite], values[:, finite])))
+
+
 def prepare(
     data: Any,
     standards: Any,
@@ -94,12 +112,23 @@ def prepare(
     e0: float | None,
     array: str,
     max_shift: float = 0.0,
+    background: Any = None,
 ) -> tuple[FitData, Standards, Design]:
-    """Validate inputs and build the design on the fit window (shared by every fit)."""
+    """Validate inputs and build the design on the fit window (shared by every fit).
+
+    With a ``background`` the design has it projected out (`speciate.fit.background`).
+    """
+    from speciate.fit.background import background_order, project_out
+
+    order = background_order(background)
     fit_data = as_fit_data(data, array)
-    stds = as_standards(standards, array)
+    stds = as_standards(standards, standards_array(array, background))
+    if order is not None:
+        e0 = edge_reference(fit_data, relative_to, e0)
     mask, ref = fit_window(fit_data, e_range, relative_to, e0)
     design = make_design(fit_data, stds, mask, ref, max_shift)
+    if order is not None:
+        design = project_out(design, order)
     return fit_data, stds, design
 
 
@@ -166,6 +195,7 @@ def build_result(
     )
 
 
+@records_provenance(name="speciate.fit.lcf")
 def lcf(
     data: Any,
     standards: Any,
@@ -178,8 +208,14 @@ def lcf(
     bounds: Any = (0.0, 1.0),
     shifts: Any = None,
     max_shift: float = 3.0,
+    background: str | None = None,
 ) -> LCFResult:
     """Fit every spectrum as a linear combination of standards, all spectra at once.
+
+    With ``background`` each spectrum is fitted as ``scale × Σ wⱼ sⱼ(E − δⱼ) +
+    polynomial(E)`` (`speciate.fit.background`): raw μ (``array="mu"``) or imperfectly
+    normalized spectra, with the edge step and any smooth background fitted together
+    with the weights, so normalization errors cannot leak into them.
 
     Parameters
     ----------
@@ -211,10 +247,19 @@ def lcf(
         (k,) or (n_spectra, k) in eV: apply these fixed shifts.
     max_shift
         Largest fitted shift, eV; the standards must cover the window widened by it.
+    background
+        ``None`` (default): the data are fitted as they are. ``"constant"``, ``"linear"``
+        or ``"quadratic"``: a polynomial in E of that degree is fitted too, and with
+        ``sum_to_one`` a free scale (``bounds`` must then be (0, 1) or None: only the
+        sign of the weights carries over). With ``array="mu"`` a `NormResult` gives its
+        raw μ and standards given as `NormResult` their ``norm``; a raw `Series` without
+        E0 gets the median E0 of its spectra (`speciate.xanes.find_e0`).
 
     Returns
     -------
     LCFResult
+        A `BackgroundLCFResult` (with ``scale``, ``background``, ``background_coefs``)
+        when ``background`` is given.
 
     Raises
     ------
@@ -233,26 +278,30 @@ def lcf(
     reach = max_shift if fit_shifts else 0.0
     if fixed_shifts is not None:
         reach = float(np.abs(fixed_shifts).max()) if fixed_shifts.size else 0.0
-    fit_data, stds, design = prepare(data, standards, e_range, relative_to, e0, array, reach)
+    fit_data, stds, design = prepare(
+        data, standards, e_range, relative_to, e0, array, reach, background
+    )
     n_s, k = design.y.shape[0], stds.k
     lo, hi = parse_bounds(bounds, k, sum_to_one)
-    params = {
-        "e_range": e_range, "relative_to": relative_to, "e0": design.e0, "array": array,
-        "sum_to_one": sum_to_one, "bounds": [lo, hi], "shifts": "fitted" if fit_shifts else
-        (None if fixed_shifts is None else fixed_shifts), "max_shift": max_shift,
-    }  # fmt: skip
-    provenance = make_provenance("speciate.fit.lcf", params, standards=list(stds.names))
+    provenance = jsonable(
+        {"standards": list(stds.names), "e0_used": design.e0, "bounds_used": [lo, hi]}
+    )
+    if fixed_shifts is not None:
+        try:
+            fixed_shifts = np.broadcast_to(fixed_shifts, (n_s, k)).copy()
+        except ValueError as exc:
+            raise ValidationError(
+                f"shifts must be True or an array of shape ({k},) or ({n_s}, {k}) eV; "
+                f"got shape {fixed_shifts.shape}"
+            ) from exc
+    if background is not None:
+        return _fit_background(
+            fit_data, design, lo, hi, sum_to_one, fit_shifts, fixed_shifts, max_shift,
+            e_range, provenance, background,
+        )  # fmt: skip
     if fit_shifts or fixed_shifts is not None:
         from speciate.fit.shifts import fit_shifted
 
-        if fixed_shifts is not None:
-            try:
-                fixed_shifts = np.broadcast_to(fixed_shifts, (n_s, k)).copy()
-            except ValueError as exc:
-                raise ValidationError(
-                    f"shifts must be True or an array of shape ({k},) or ({n_s}, {k}) eV; "
-                    f"got shape {fixed_shifts.shape}"
-                ) from exc
         out = fit_shifted(design, lo, hi, sum_to_one, max_shift, fixed=fixed_shifts)
         return build_result(
             fit_data, design, out.weights, out.states, out.cov_unit, out.basis, sum_to_one,
@@ -264,4 +313,35 @@ def lcf(
     return build_result(
         fit_data, design, sol.x, sol.states, sol.cov_unit, design.matrix[None], sum_to_one,
         None, e_range, provenance,
+    )  # fmt: skip
+
+
+def _fit_background(
+    fit_data, design, lo, hi, sum_to_one, fit_shifts, fixed_shifts, max_shift, e_range,
+    provenance, background,
+) -> LCFResult:  # fmt: skip
+    """Amplitudes ``scale·w`` on the projected design, then fractions and background."""
+    from speciate.fit.background import amplitude_bounds, build_background_result
+
+    lo_a, hi_a = amplitude_bounds(lo, hi, sum_to_one)
+    if fit_shifts or fixed_shifts is not None:
+        from speciate.fit.shifts import fit_shifted
+
+        out = fit_shifted(design, lo_a, hi_a, False, max_shift, fixed=fixed_shifts)
+        shifts = out.shifts if fixed_shifts is None else fixed_shifts
+        if fixed_shifts is None:
+            basis = design.parent.shift_table(max_shift).evaluate(shifts, "values")
+            basis = basis.transpose(0, 2, 1)
+        else:
+            basis = design.parent.shifted(shifts)
+        return build_background_result(
+            fit_data, design, out.weights, out.states, out.cov_unit, basis, sum_to_one,
+            out.shifts if fit_shifts else None, e_range, provenance, background,
+        )  # fmt: skip
+    sol = solve_plain(design.matrix, design.y, lo_a, hi_a, False)
+    if not np.isfinite(sol.x).all():
+        raise FitError("the constrained least-squares solution is not finite")
+    return build_background_result(
+        fit_data, design, sol.x, sol.states, sol.cov_unit, design.parent.matrix[None],
+        sum_to_one, None, e_range, provenance, background,
     )  # fmt: skip

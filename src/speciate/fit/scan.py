@@ -29,9 +29,15 @@ from speciate.fit.design import (
     fit_window,
     make_design,
 )
-from speciate.fit.lcf import fit_statistics, parse_bounds, solve_plain
+from speciate.fit.lcf import (
+    edge_reference,
+    fit_statistics,
+    parse_bounds,
+    solve_plain,
+    standards_array,
+)
 from speciate.fit.solvers import FREE, enumerate_states
-from speciate.provenance import make_provenance
+from speciate.provenance import jsonable, records_provenance
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -310,9 +316,13 @@ def _candidate_axes(cands: Standards, phase: str, radius: str) -> tuple[np.ndarr
 
 def _fit_one(
     design: Design, lo: np.ndarray, hi: np.ndarray, sum_to_one: bool, shifts: bool,
-    max_shift: float, states: np.ndarray,
+    max_shift: float, states: np.ndarray, n_bg: int = 0, fractions: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:  # fmt: skip
-    """Weights, stderr, shifts and chi2 of one (fixed + candidate) design, all spectra."""
+    """Weights, stderr, shifts and chi2 of one (fixed + candidate) design, all spectra.
+
+    With a background (``n_bg`` coefficients projected out of ``design``) the solved
+    variables are amplitudes; ``fractions`` turns them into weights summing to one.
+    """
     k = lo.size
     if shifts:
         from speciate.fit.shifts import fit_shifted
@@ -324,13 +334,18 @@ def _fit_one(
         sol = solve_plain(design.matrix, design.y, lo, hi, sum_to_one, states)
         x, st, cov = sol.x, sol.states, sol.cov_unit
         fit = x @ design.matrix.T
-    n_free = (st == FREE).sum(axis=1) - int(sum_to_one)
+    n_free = (st == FREE).sum(axis=1) - int(sum_to_one) + n_bg
     _, chi2, reduced, _ = fit_statistics(design.y, fit, n_free)
-    var = np.clip(np.diagonal(cov, axis1=1, axis2=2), 0.0, None) * reduced[:, None]
-    err = np.sqrt(var)
+    cov = cov * reduced[:, None, None]
+    if fractions:
+        from speciate.fit.background import to_fractions
+
+        x, _, cov, _ = to_fractions(x, cov, True)
+    err = np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0.0, None))
     return x, err[:, :k], (out.shifts if shifts else None), chi2
 
 
+@records_provenance(name="speciate.fit.scan")
 def scan(
     data: Any,
     standards_fixed: Any,
@@ -348,6 +363,7 @@ def scan(
     bounds: Any = (0.0, 1.0),
     shifts: bool | None = None,
     max_shift: float = 3.0,
+    background: str | None = None,
 ) -> ScanResult:
     """Fit every spectrum with the fixed standards plus each candidate in turn.
 
@@ -379,6 +395,9 @@ def scan(
     shifts
         ``True``: fit one energy shift per standard and spectrum (within ±max_shift eV)
         in every fit.
+    background
+        As for `lcf`: every fit also fits a polynomial background (and a scale with
+        sum-to-one); the band test counts them as parameters.
 
     Returns
     -------
@@ -398,18 +417,24 @@ def scan(
         raise ValidationError(f"scan takes shifts=None/False/True; got {shifts!r}")
     if not 0 < alpha < 1:
         raise ValidationError(f"alpha must be in (0, 1); got {alpha}")
+    from speciate.fit.background import amplitude_bounds, background_order, project_out
+
+    order = background_order(background)
     fit_data = as_fit_data(data, array)
     none_fixed = standards_fixed is None or (
         isinstance(standards_fixed, (list, tuple)) and not standards_fixed
     )
-    fixed = None if none_fixed else as_standards(standards_fixed, array)
-    cands = as_standards(candidates, array)
+    std_array = standards_array(array, background)
+    fixed = None if none_fixed else as_standards(standards_fixed, std_array)
+    cands = as_standards(candidates, std_array)
     k_f = 0 if fixed is None else fixed.k
     if fixed is not None:
         clash = sorted(set(fixed.names) & set(cands.names))
         if clash:
             raise FitError(f"candidates {clash} are also fixed standards; drop them from one side")
     everything = cands if fixed is None else _join(fixed, cands)
+    if order is not None:
+        e0 = edge_reference(fit_data, relative_to, e0)
     mask, ref = fit_window(fit_data, e_range, relative_to, e0)
     reach = max_shift if shifts else 0.0
     design = make_design(fit_data, everything, mask, ref, reach, check=False)
@@ -417,7 +442,13 @@ def scan(
         check_collinearity(design.matrix[:, :k_f], fixed.names)
     k = k_f + 1
     lo, hi = parse_bounds(bounds, k, sum_to_one)
-    states = enumerate_states(k, lo, hi, sum_to_one)
+    y_data = design.y
+    n_bg, sum_s, lo_s, hi_s = 0, sum_to_one, lo, hi
+    if order is not None:
+        design = project_out(design, order)
+        n_bg, sum_s = order + 1, False
+        lo_s, hi_s = amplitude_bounds(lo, hi, sum_to_one)
+    states = enumerate_states(k, lo_s, hi_s, sum_s)
     n_s, n_c = design.y.shape[0], cands.k
     weights = np.zeros((n_c, n_s, k))
     stderr = np.zeros((n_c, n_s, k))
@@ -426,12 +457,13 @@ def scan(
     for c in range(n_c):  # one batched fit of all spectra per candidate
         sub = design.subset([*range(k_f), k_f + c])
         check_collinearity(sub.matrix, sub.names)
-        w, e, sh, ch = _fit_one(sub, lo, hi, sum_to_one, bool(shifts), max_shift, states)
+        w, e, sh, ch = _fit_one(sub, lo_s, hi_s, sum_s, bool(shifts), max_shift, states,
+                                n_bg, order is not None and sum_to_one)  # fmt: skip
         weights[c], stderr[c], chi2[c] = w, e, ch
         if shift_arr is not None and sh is not None:
             shift_arr[c] = sh
     with np.errstate(divide="ignore", invalid="ignore"):
-        r_factor = chi2 / (design.y**2).sum(axis=1)[None, :]
+        r_factor = chi2 / (y_data**2).sum(axis=1)[None, :]
     best = np.argmin(chi2, axis=0)
     best_chi2 = chi2[best, np.arange(n_s)]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -442,15 +474,13 @@ def scan(
             f"n_independent must be in 1..{design.energy.size} (points in the window); "
             f"got {n_independent}"
         )
-    n_params = k - int(sum_to_one) + (k if shifts else 0)
+    n_params = k - int(sum_s) + (k if shifts else 0) + n_bg
     threshold = hamilton_threshold(n_points, n_params, alpha)
     phases, radii = _candidate_axes(cands, phase, radius)
-    provenance = make_provenance(
-        "speciate.fit.scan",
-        {"alpha": alpha, "n_independent": n_independent, "e_range": e_range,
-         "relative_to": relative_to, "e0": design.e0, "array": array, "sum_to_one": sum_to_one,
-         "bounds": [lo, hi], "shifts": bool(shifts), "max_shift": max_shift},
-        fixed=list(fixed.names) if fixed is not None else [], candidates=list(cands.names),
+    provenance = jsonable(
+        {"e0_used": design.e0, "bounds_used": [lo, hi],
+         "fixed": list(fixed.names) if fixed is not None else [],
+         "candidates": list(cands.names)}
     )  # fmt: skip
     return ScanResult(
         fixed=() if fixed is None else fixed.names,

@@ -3,11 +3,13 @@
 Conventions follow Larch/Athena: E0 at the maximum of the first derivative unless
 given; the pre-edge line is fitted to mu over ``e0 + pre``; the post-edge polynomial
 is fitted to ``mu - pre_edge`` over ``e0 + post``; the edge step is the post-edge
-polynomial at E0; ``flat`` also removes the post-edge curvature above E0.
+polynomial at E0; ``flat`` also removes the post-edge curvature above E0. By default
+the ranges and degrees are chosen per spectrum (`speciate.xanes.ranges`).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from math import comb
@@ -16,9 +18,17 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from speciate._arrays import freeze as _readonly
+from speciate._arrays import readonly_copy, readonly_view
 from speciate.errors import ValidationError
-from speciate.provenance import make_provenance
+from speciate.provenance import jsonable, records_provenance
 from speciate.series import Series
+from speciate.xanes.ranges import (
+    PRE_LINE_SPAN,
+    adaptive_post_order,
+    adaptive_post_range,
+    adaptive_pre_range,
+    looks_normalized,
+)
 
 __all__ = ["NormResult", "find_e0", "normalize"]
 
@@ -46,6 +56,8 @@ class NormResult:
         (after clipping to the data)
     labels, time, coords, meta : carried from the input `Series`
     provenance : dict, the call, parameters and what was clipped
+    pre_order, post_order : (n_spectra,) int, degrees of the pre-edge (0 = constant,
+        1 = line) and post-edge polynomials actually used; None when not recorded
     """
 
     energy: np.ndarray
@@ -63,6 +75,8 @@ class NormResult:
     coords: Mapping[str, np.ndarray]
     meta: Mapping[str, Any]
     provenance: Mapping[str, Any]
+    pre_order: np.ndarray | None = None
+    post_order: np.ndarray | None = None
 
     @property
     def n_spectra(self) -> int:
@@ -106,19 +120,20 @@ class NormResult:
         coords.setdefault("e0", self.e0)
         coords.setdefault("edge_step", self.edge_step)
         meta = dict(self.meta)
-        meta["normalization"] = {"kind": kind, **dict(self.provenance.get("parameters", {}))}
+        settings = self.provenance.get("settings", self.provenance.get("parameters", {}))
+        meta["normalization"] = {"kind": kind, **dict(settings)}
         return Series(
             self.energy, arrays[kind], labels=self.labels, time=self.time, coords=coords, meta=meta
         )
 
     def select(self, key: Any) -> NormResult:
         """Select spectra (labels, indices, slice or mask) keeping every per-spectrum field."""
-        idx = self.to_series("mu")._index(key)
+        idx = self.to_series("mu").indices(key)
         per_spectrum = {
-            name: getattr(self, name)[idx]
+            name: None if getattr(self, name) is None else getattr(self, name)[idx]
             for name in (
-                "mu", "norm", "flat", "e0", "edge_step",
-                "pre_coefs", "post_coefs", "pre_range", "post_range",
+                "mu", "norm", "flat", "e0", "edge_step", "pre_coefs", "post_coefs",
+                "pre_range", "post_range", "pre_order", "post_order",
             )
         }  # fmt: skip
         return NormResult(
@@ -190,12 +205,12 @@ class _Window(NamedTuple):
     clipped: np.ndarray  # (n_s, 2) bool
 
 
-def _range_window(
-    energy: np.ndarray, e0: np.ndarray, rng: tuple[float | None, float | None]
-) -> _Window:
-    lo_rel = -np.inf if rng[0] is None else float(rng[0])
-    hi_rel = np.inf if rng[1] is None else float(rng[1])
-    if lo_rel >= hi_rel:
+def _range_window(energy: np.ndarray, e0: np.ndarray, rng: tuple[Any, Any]) -> _Window:
+    """``rng`` holds (start, end) in eV relative to E0: scalars, (n_s,) arrays or None."""
+    n_s = e0.size
+    lo_rel = np.broadcast_to(np.asarray(-np.inf if rng[0] is None else rng[0], float), (n_s,))
+    hi_rel = np.broadcast_to(np.asarray(np.inf if rng[1] is None else rng[1], float), (n_s,))
+    if not (lo_rel < hi_rel).all():
         raise ValidationError(f"range {rng} must have start < end (eV relative to E0)")
     lo = np.maximum(e0 + lo_rel, energy[0])
     hi = np.minimum(e0 + hi_rel, energy[-1])
@@ -206,11 +221,12 @@ def _range_window(
     start, end = int(first.min()), max(int(stop.max()), int(first.min()) + 1)
     j = np.arange(start, end)
     mask = (j[None, :] >= first[:, None]) & (j[None, :] < stop[:, None])
-    requested = np.array([lo_rel, hi_rel])
+    requested = np.stack([lo_rel, hi_rel], axis=1)
     used = np.stack([lo - e0, hi - e0], axis=1)
-    clipped = (np.abs(used - requested) > 1e-8 * np.maximum(1.0, np.abs(used))) & np.isfinite(
-        requested
-    )
+    with np.errstate(invalid="ignore"):
+        clipped = (np.abs(used - requested) > 1e-8 * np.maximum(1.0, np.abs(used))) & (
+            np.isfinite(requested)
+        )
     return _Window(slice(start, end), mask, counts, used, clipped)
 
 
@@ -218,30 +234,40 @@ def _batched_polyfit(
     u: np.ndarray,
     y: np.ndarray,
     window: _Window,
-    degree: int,
+    degree: np.ndarray,
     minus: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Least-squares polynomials of one degree for every row, each over its own window.
+    """Least-squares polynomials for every row, each over its own window and of its own
+    degree (``degree`` (n_s,) int).
 
     ``u`` (n_e,) is a scaled abscissa shared by all rows, so the normal equations of
     every spectrum come from two matrix products: masked moments of ``u`` and masked
-    projections of ``y``. ``minus`` (n_s, q) are polynomial coefficients in ``u`` to
-    subtract from ``y`` first (the pre-edge line under the post-edge); their projections
-    come from the same moments, so ``y - minus(u)`` is never formed. Returns coefficients
-    in powers of ``u``, lowest first, shape (n_s, degree + 1).
+    projections of ``y``. A row of lower degree than the largest gets identity rows for
+    the powers it does not use, so all rows are solved together. ``minus`` (n_s, q) are
+    polynomial coefficients in ``u`` to subtract from ``y`` first (the pre-edge line
+    under the post-edge); their projections come from the same moments, so
+    ``y - minus(u)`` is never formed. Returns coefficients in powers of ``u``, lowest
+    first, shape (n_s, max(degree) + 1), zero above each row's degree.
     """
+    top = int(degree.max())
     w = window.mask.astype(float)
     us = u[window.cols]
     extra = 0 if minus is None else minus.shape[1] - 1
-    n_mom = max(2 * degree, degree + extra) + 1
+    n_mom = max(2 * top, top + extra) + 1
     moments = w @ (us[:, None] ** np.arange(n_mom))  # (n_s, n_mom)
-    powers = np.arange(degree + 1)
+    powers = np.arange(top + 1)
     a = moments[:, powers[:, None] + powers[None, :]]  # Hankel (n_s, p+1, p+1)
     w *= y[:, window.cols]
     b = w @ (us[:, None] ** powers)  # (n_s, p+1)
     if minus is not None:
         q = np.arange(minus.shape[1])
         b -= np.einsum("sq,sqp->sp", minus, moments[:, q[:, None] + powers[None, :]])
+    unused = powers[None, :] > degree[:, None]  # (n_s, p+1)
+    if unused.any():
+        keep = ~unused
+        a *= keep[:, :, None] & keep[:, None, :]
+        a += unused[:, :, None] * np.eye(top + 1)
+        b *= keep
     return np.linalg.solve(a, b[..., None])[..., 0]
 
 
@@ -276,27 +302,57 @@ def _polyval_u(coef_u: np.ndarray, u: np.ndarray) -> np.ndarray:
     return out
 
 
-def _check_counts(window: _Window, labels: tuple[str, ...], what: str) -> None:
-    bad = np.nonzero(window.counts < 3)[0]
+def _check_counts(window: _Window, labels: tuple[str, ...], what: str, least: int = 3) -> None:
+    bad = np.nonzero(window.counts < least)[0]
     if bad.size:
         i = int(bad[0])
         used = window.used
         raise ValidationError(
             f"{what} range holds {int(window.counts[i])} point(s) for spectrum {labels[i]!r} "
             f"(used {used[i, 0]:.1f}..{used[i, 1]:.1f} eV relative to E0 after clipping to the "
-            f"data); at least 3 are needed. Widen the {what} range or check E0"
+            f"data); at least {least} are needed. Widen the {what} range or check E0"
             + (f" ({bad.size} spectra affected)" if bad.size > 1 else "")
         )
 
 
+@records_provenance(name="speciate.xanes.normalize")
 def normalize(
     series: Series,
     e0: float | np.ndarray | None = None,
-    pre: tuple[float, float] = (-200.0, -30.0),
-    post: tuple[float, float | None] = (50.0, None),
-    post_order: int = 2,
+    pre: tuple[float, float] | None = None,
+    post: tuple[float, float | None] | None = None,
+    post_order: int | None = None,
+    *,
+    step: float | np.ndarray | None = None,
+    shared_e0: bool = False,
 ) -> NormResult:
     """Normalize every spectrum of a series to unit edge step, all at once.
+
+    With the defaults (``None``) the ranges and the post-edge degree are chosen per
+    spectrum from the data's own extent around its E0, so that the same call works on
+    long raw EXAFS scans, on short XANES scans and on already-normalized spectra:
+
+    * pre-edge (`adaptive_pre_range`): from the first point (at most 200 eV below E0)
+      to ``−clip(0.4·below, 10, 30)`` eV. A line is fitted when this range spans at
+      least 20 eV and holds 3 points (a line through less, ending 10 eV below E0,
+      follows the foot of the edge); shorter pre-edges get a constant (with a
+      `UserWarning`), never an error while one point is there.
+    * post-edge (`adaptive_post_range`): from ``clip(above/3, 15, 150)`` eV to the last
+      point.
+    * post-edge degree (`adaptive_post_order`): 0 for spans under 30 eV, 1 under 300 eV,
+      2 above. A quadratic through 100 eV of post-edge oscillations extrapolates badly
+      to E0; a line follows the smooth decline of μ above the edge without chasing them.
+    * already-normalized spectra (`looks_normalized`: ending < 120 eV above E0, ~0 at
+      the start of the pre-edge range, within 0.1 of 0 on average, within 0.25 of 1
+      after the edge) keep the normalization they carry: a constant pre-edge level c is
+      subtracted and the step is ``1 − c``. Refitting the step of a normalized spectrum
+      from a short post-edge only adds the bias of its oscillations (0.83-0.89 instead
+      of 1 over +25..+75 eV of the real Ni K operando spectra).
+
+    Larch's defaults are close for long scans (pre2 ≈ pre1/3, norm1 = min(150,
+    norm2/3), nnorm 0/1/2 at 50/350 eV); they differ on short and normalized data, where
+    Larch fits lines through a few eV of pre-edge and a quadratic/linear post-edge through
+    oscillations. Explicit ranges and degree keep their fixed meaning (clipped to data).
 
     Parameters
     ----------
@@ -306,54 +362,86 @@ def normalize(
         Edge energy in eV: a scalar for all spectra, an array (n_spectra,), or ``None`` to
         take the maximum of the smoothed first derivative of each spectrum.
     pre
-        Pre-edge range (start, end) in eV relative to E0; clipped to the data.
+        Pre-edge range (start, end) in eV relative to E0, clipped to the data; ``None``:
+        chosen per spectrum (above).
     post
         Post-edge range (start, end) in eV relative to E0; ``end=None`` runs to the last
-        point. Clipped to the data.
+        point. Clipped to the data. ``None``: chosen per spectrum (above).
     post_order
-        Degree of the post-edge polynomial (0-3).
+        Degree of the post-edge polynomial (0-3); ``None``: chosen from the span when
+        ``post`` is ``None`` too, else 2 (an explicit range keeps its former meaning).
+    step
+        Fixed edge step (Athena's "fix step"): a scalar or (n_spectra,) in units of mu.
+        The post-edge polynomial is still fitted (for ``flat``) but not used for the step.
+    shared_e0
+        Use one E0 for every spectrum (the median of the per-spectrum E0s, or of ``e0``),
+        as for an operando series whose edge moves with the chemistry: the ranges then
+        stay fixed in energy.
 
     Returns
     -------
     NormResult
+        With the ranges (``pre_range``, ``post_range`` (n, 2) eV) and degrees
+        (``pre_order``, ``post_order`` (n,)) actually used.
 
     Raises
     ------
     ValidationError
-        Fewer than 3 points in a range, no edge in range, non-positive edge step.
+        Fewer than 3 points in an explicit range (1 in a chosen pre-edge range), no edge
+        in range, non-positive edge step.
     """
     if not isinstance(series, Series):
         raise ValidationError(f"normalize expects a speciate Series; got {type(series).__name__}")
-    if post_order not in (0, 1, 2, 3):
-        raise ValidationError(f"post_order must be 0, 1, 2 or 3; got {post_order}")
+    if post_order is not None and post_order not in (0, 1, 2, 3):
+        raise ValidationError(f"post_order must be 0, 1, 2, 3 or None; got {post_order}")
     energy, mu = series.energy, series.mu
     n_s = series.n_spectra
-    if e0 is None:
-        e0_arr = find_e0(energy, mu)
-        e0_source = "max derivative"
-    else:
-        e0_arr = np.broadcast_to(np.asarray(e0, dtype=float), (n_s,)).copy()
-        e0_source = "given"
-        outside = (e0_arr < energy[0]) | (e0_arr > energy[-1])
-        if outside.any():
-            raise ValidationError(
-                f"e0 {e0_arr[outside][0]:.2f} eV lies outside the data "
-                f"{energy[0]:.2f}..{energy[-1]:.2f} eV"
-            )
+    e0_arr = _edge_energies(energy, mu, e0, n_s, shared_e0)
     center = 0.5 * float(energy[0] + energy[-1])
     scale = 0.5 * float(energy[-1] - energy[0])
     u = (energy - center) / scale
 
-    pre_win = _range_window(energy, e0_arr, pre)
-    _check_counts(pre_win, series.labels, "pre-edge")
-    pre_u = _batched_polyfit(u, mu, pre_win, 1)
-
-    post_win = _range_window(energy, e0_arr, post)
-    _check_counts(post_win, series.labels, "post-edge")
-    post_u = _batched_polyfit(u, mu, post_win, post_order, minus=pre_u)
+    pre_win = _range_window(energy, e0_arr, _pair(pre, adaptive_pre_range(energy, e0_arr)))
+    _check_counts(pre_win, series.labels, "pre-edge", 3 if pre is not None else 1)
+    post_win = _range_window(energy, e0_arr, _pair(post, adaptive_post_range(energy, e0_arr)))
+    _check_counts(post_win, series.labels, "post-edge", 3 if post is not None else 1)
+    pre_span = np.diff(pre_win.used, axis=1)[:, 0]
+    normalized = np.zeros(n_s, bool)
+    if pre is None:
+        pre_order = ((pre_span >= PRE_LINE_SPAN) & (pre_win.counts >= 3)).astype(int)
+        first = mu[:, pre_win.cols][np.arange(n_s), np.argmax(pre_win.mask, axis=1)]
+        normalized = looks_normalized(
+            first, _window_mean(mu, pre_win), _window_mean(mu, post_win), energy[-1] - e0_arr
+        ) & (step is None)
+        pre_order[normalized] = 0
+        short = np.count_nonzero((pre_order == 0) & ~normalized)
+        if short:
+            warnings.warn(
+                f"{short} spectrum(s) have under {PRE_LINE_SPAN:g} eV of pre-edge "
+                f"(e.g. {series.labels[int(np.argmin(pre_span))]!r}: "
+                f"{float(pre_span.min()):.1f} eV): a constant pre-edge is subtracted",
+                UserWarning,
+                stacklevel=3,
+            )
+    else:
+        pre_order = np.ones(n_s, int)
+    if post_order is None and post is None:
+        orders = adaptive_post_order(np.diff(post_win.used, axis=1)[:, 0])
+        orders[normalized] = 0
+    elif post_order is None:  # an explicit range keeps its former default degree
+        orders = np.full(n_s, 2, int)
+    else:
+        orders = np.full(n_s, post_order, int)
+    pre_u = _batched_polyfit(u, mu, pre_win, pre_order)
+    post_u = _batched_polyfit(u, mu, post_win, orders, minus=pre_u)
     pre_coefs = _shift_poly(pre_u, center, scale, e0_arr)
     post_coefs = _shift_poly(post_u, center, scale, e0_arr)
-    edge_step = post_coefs[:, 0].copy()
+    if step is None:
+        edge_step = post_coefs[:, 0].copy()
+        # the input's own step: from its constant pre-edge level to 1
+        edge_step[normalized] = 1.0 - pre_coefs[normalized, 0]
+    else:
+        edge_step = np.broadcast_to(np.asarray(step, dtype=float), (n_s,)).copy()
     bad = np.nonzero(~(edge_step > 0))[0]
     if bad.size:
         raise ValidationError(
@@ -361,38 +449,38 @@ def normalize(
             f"{series.labels[bad[0]]!r}: no rising edge at E0 = {e0_arr[bad[0]]:.2f} eV "
             "(is mu inverted, or E0 wrong?)"
         )
-    step = edge_step[:, None]
-    norm = _polyval_u(pre_u, u)
-    np.subtract(mu, norm, out=norm)
-    norm /= step
-    # flat: above E0 also remove the post-edge curvature, (poly - step)/step; only the
-    # columns at or above the lowest E0 can change
-    flat = norm.copy()
-    k = int(np.searchsorted(energy, e0_arr.min(), side="left"))
-    curvature = _polyval_u(post_u, u[k:])
-    curvature /= step
-    curvature -= 1.0
-    curvature *= energy[None, k:] >= e0_arr[:, None]
-    flat[:, k:] -= curvature
-
-    provenance = make_provenance(
-        "speciate.xanes.normalize",
-        {"e0": e0_source if e0 is None else e0_arr, "pre": pre, "post": post,
-         "post_order": post_order},
-        clipped={
+    norm, flat = _norm_and_flat(energy, mu, u, e0_arr, pre_u, post_u, edge_step)
+    provenance = jsonable({
+        "settings": {
+            "e0": "max derivative" if e0 is None else e0_arr, "shared_e0": shared_e0,
+            "pre": "adaptive" if pre is None else pre,
+            "post": "adaptive" if post is None else post,
+            "post_order": post_order if post_order is not None
+            else ("adaptive" if post is None else 2),
+            "step": "fitted" if step is None else edge_step,
+        },
+        "clipped": {
             "pre": int(np.count_nonzero(pre_win.clipped.any(axis=1))),
             "post": int(np.count_nonzero(post_win.clipped.any(axis=1))),
         },
-        source=dict(series.meta).get("source"),
-    )  # fmt: skip
+        "already_normalized": int(np.count_nonzero(normalized)),
+        "constant_pre_edge": int(np.count_nonzero(pre_order == 0)),
+        "post_order_counts": {str(d): int(np.count_nonzero(orders == d)) for d in range(4)
+                              if (orders == d).any()},
+        "source": dict(series.meta).get("source"),
+    })  # fmt: skip
     return NormResult(
-        energy=_readonly(energy),
-        mu=_readonly(mu),
+        energy=readonly_view(energy),  # a Series' arrays are read-only: no copy
+        mu=readonly_view(mu),
         norm=_readonly(norm),
         flat=_readonly(flat),
         e0=_readonly(e0_arr),
         edge_step=_readonly(edge_step),
-        pre_coefs=_readonly(pre_coefs),
+        pre_coefs=_readonly(
+            pre_coefs[:, :2]
+            if pre_coefs.shape[1] > 1
+            else np.concatenate([pre_coefs, np.zeros((n_s, 1))], axis=1)
+        ),
         post_coefs=_readonly(post_coefs),
         pre_range=_readonly(pre_win.used),
         post_range=_readonly(post_win.used),
@@ -401,4 +489,63 @@ def normalize(
         coords=series.coords,
         meta=series.meta,
         provenance=provenance,
+        pre_order=readonly_copy(pre_order, int),
+        post_order=readonly_copy(orders, int),
     )
+
+
+def _window_mean(mu: np.ndarray, win: _Window) -> np.ndarray:
+    return (mu[:, win.cols] * win.mask).sum(axis=1) / np.maximum(win.counts, 1)
+
+
+def _pair(given: Any, adaptive: np.ndarray) -> tuple[Any, Any]:
+    return (adaptive[:, 0], adaptive[:, 1]) if given is None else tuple(given)
+
+
+def _edge_energies(
+    energy: np.ndarray, mu: np.ndarray, e0: Any, n_s: int, shared: bool
+) -> np.ndarray:
+    """(n_s,) E0 in eV: found, given, or their median for all spectra when ``shared``."""
+    if e0 is None:
+        e0_arr = find_e0(energy, mu)
+    else:
+        e0_arr = np.broadcast_to(np.asarray(e0, dtype=float), (n_s,)).copy()
+        outside = (e0_arr < energy[0]) | (e0_arr > energy[-1])
+        if outside.any():
+            raise ValidationError(
+                f"e0 {e0_arr[outside][0]:.2f} eV lies outside the data "
+                f"{energy[0]:.2f}..{energy[-1]:.2f} eV"
+            )
+    if shared:
+        e0_arr = np.full(n_s, float(np.median(e0_arr)))
+    return e0_arr
+
+
+def _norm_and_flat(energy, mu, u, e0, pre_u, post_u, edge_step):
+    """``(mu − pre_edge)/step`` and, above E0, that minus the post-edge curvature."""
+    inv_step = 1.0 / edge_step[:, None]
+    norm = _polyval_u(pre_u, u)
+    np.subtract(mu, norm, out=norm)
+    norm *= inv_step
+    # flat: above E0 also remove the post-edge curvature, (poly - poly(E0))/step; only the
+    # columns at or above the lowest E0 can change, and only those below the highest E0
+    # differ between spectra
+    k = int(np.searchsorted(energy, e0.min(), side="left"))
+    k_all = int(np.searchsorted(energy, e0.max(), side="left"))
+    curvature = _polyval_u(post_u, u[k:])
+    u0 = np.interp(e0, energy, u)  # u is linear in energy: exact
+    curvature -= _poly_at(post_u, u0)[:, None]
+    curvature *= inv_step
+    curvature[:, : k_all - k] *= energy[None, k:k_all] >= e0[:, None]
+    flat = np.empty_like(norm)
+    flat[:, :k] = norm[:, :k]
+    np.subtract(norm[:, k:], curvature, out=flat[:, k:])
+    return norm, flat
+
+
+def _poly_at(coef_u: np.ndarray, u0: np.ndarray) -> np.ndarray:
+    """Each row's polynomial at its own point ``u0`` (n_s,)."""
+    out = np.zeros(coef_u.shape[0])
+    for c in coef_u.T[::-1]:
+        out = out * u0 + c
+    return out
