@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import pickle
 import shutil
@@ -598,4 +599,23 @@ def test_maccor_impedance_export_is_refused(tmp_path: Path) -> None:
         "Z'' (Ohm)\tPhase\n1\t0\t1\t1000.0\t0.02\t-0.001\t-2.8\n"
     )
     with pytest.raises(ReadError, match="impedance"):
+        read(path)
+
+
+def test_arbin_res_parser_warnings_are_not_ignored(
+    echem: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    access_parser = pytest.importorskip("access_parser")
+    original = access_parser.AccessParser.parse_table
+
+    def noisy(self, name):
+        logging.getLogger("access_parser").error("Failed parsing record")
+        return original(self, name)
+
+    monkeypatch.setattr(access_parser.AccessParser, "parse_table", noisy)
+    path = echem / "navani" / "arbin_example.res"
+    if shutil.which("mdb-export") is not None:
+        assert read(path).meta["reader"] == "mdbtools (mdb-export)"
+    _hide_mdb_export(monkeypatch, tmp_path)
+    with pytest.raises(ReadError, match="access-parser reported: Failed parsing record"):
         read(path)

@@ -2,8 +2,10 @@
 
 Each adapter only reads; `speciate.echem.normalize` maps the vendor table onto the
 `Cycling` columns with the column maps kept as data in ``columns.json``. Third-party
-readers (galvani for BioLogic ``.mpr`` and Arbin ``.res``, NewareNDA for ``.nda``/``.ndax``)
-are imported inside the adapters, so the rest of speciate works without them.
+readers (galvani for BioLogic ``.mpr``, access-parser for Arbin ``.res``, NewareNDA for
+``.nda``/``.ndax``) are imported inside the adapters, so the rest of speciate works
+without them. PEC and Novonix CSV exports live in `speciate.echem.vendor_csv`, Arbin
+``.res`` databases in `speciate.echem.arbin_res`.
 """
 
 from __future__ import annotations
