@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
 import pickle
 import shutil
 import subprocess
+import sys
 import tempfile
 from io import StringIO
 from pathlib import Path
@@ -142,9 +145,10 @@ def test_arbin_res_matches_mdb_export_table(echem: Path) -> None:
     ).stdout
     ref = pd.read_csv(StringIO(text)).sort_values("Data_Point")
     assert cyc.n_rows == len(ref)
-    np.testing.assert_allclose(cyc.voltage_v, ref["Voltage"], rtol=1e-9)
-    np.testing.assert_allclose(cyc.current_ma, ref["Current"] * 1000.0, rtol=1e-9)
-    np.testing.assert_allclose(cyc.charge_capacity_mah, ref["Charge_Capacity"] * 1000, rtol=1e-9)
+    # mdb-export prints floats with 8 significant digits; the reader keeps the stored values
+    np.testing.assert_allclose(cyc.voltage_v, ref["Voltage"], rtol=5e-8)
+    np.testing.assert_allclose(cyc.current_ma, ref["Current"] * 1000.0, rtol=5e-8)
+    np.testing.assert_allclose(cyc.charge_capacity_mah, ref["Charge_Capacity"] * 1000, rtol=5e-8)
     np.testing.assert_allclose(cyc.time_s, ref["Test_Time"], rtol=1e-12)
     assert cyc.start_time.astype("datetime64[D]") == np.datetime64("2023-07-24")
     assert cyc.meta["cycle_source"] == "file"
@@ -231,9 +235,11 @@ def test_mpr_without_current_column_says_what_is_missing(echem: Path) -> None:
     assert "Ewe/V" in str(info.value)
 
 
-def test_unknown_format_lists_supported_ones(echem: Path) -> None:
+def test_unknown_format_lists_supported_ones(tmp_path: Path) -> None:
+    path = tmp_path / "cell.bin"
+    path.write_bytes(b"\x00\x01binary record")
     with pytest.raises(ReadError, match="Maccor"):
-        read(echem / "beep" / "xTESLADIAG_000003_CH68.000")
+        read(path)
 
 
 def _write_csv(path: Path, t, v, i, extra: dict | None = None) -> Path:
@@ -419,8 +425,6 @@ def test_recent_mpr_with_current_column_reads_without_derivation(echem: Path) ->
 def test_truncated_ndax_and_res_raise_instead_of_reading_part(
     echem: Path, tmp_path: Path, name: str, keep: int
 ) -> None:
-    if name.endswith(".res") and shutil.which("mdb-export") is None:
-        pytest.skip("mdbtools not installed")
     src = echem / name
     assert src.stat().st_size > keep
     bad = tmp_path / f"cut{src.suffix}"
@@ -442,3 +446,176 @@ def test_unknown_mpr_data_module_version_points_to_mpt(echem: Path, tmp_path: Pa
     with pytest.raises(ReadError, match=r"version.*\.mpt") as info:
         read(bad)
     assert "7" in str(info.value)
+
+
+def _mdb_export(path: Path, table: str) -> pd.DataFrame:
+    text = subprocess.run(
+        ["mdb-export", str(path), table], capture_output=True, text=True, check=True
+    ).stdout
+    return pd.read_csv(StringIO(text))
+
+
+@pytest.mark.skipif(shutil.which("mdb-export") is None, reason="mdbtools not installed")
+def test_arbin_res_access_parser_matches_mdb_export_row_for_row(echem: Path) -> None:
+    pytest.importorskip("access_parser")
+    from speciate.echem.arbin_res import res_tables
+
+    path = echem / "navani" / "arbin_example.res"
+    tables, reader = res_tables(path)
+    assert reader == "access-parser"
+    ours = tables["Channel_Normal_Table"].sort_values("Data_Point").reset_index(drop=True)
+    ref = _mdb_export(path, "Channel_Normal_Table").sort_values("Data_Point")
+    ref = ref.reset_index(drop=True)
+    assert list(ours.columns) == list(ref.columns) and len(ours) == len(ref) == 2150
+    for name in ref.columns:
+        # mdb-export prints floats with limited digits; access-parser keeps the stored double
+        np.testing.assert_allclose(
+            ours[name].to_numpy(float), ref[name].to_numpy(float), rtol=1e-7, atol=1e-12
+        )
+    glob = _mdb_export(path, "Global_Table")
+    assert tables["Global_Table"]["Start_DateTime"].iloc[0] == pytest.approx(
+        glob["Start_DateTime"].iloc[0], abs=1e-6
+    )
+
+
+def _hide_mdb_export(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """PATH without any directory holding mdb-export (python stays reachable by sys path)."""
+    keep = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+    keep = [d for d in keep if not (Path(d) / "mdb-export").exists()]
+    monkeypatch.setenv("PATH", os.pathsep.join(keep) or str(tmp_path))
+    assert shutil.which("mdb-export") is None
+
+
+def test_arbin_res_reads_without_mdbtools_on_path(
+    echem: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("access_parser")
+    _hide_mdb_export(monkeypatch, tmp_path)
+    cyc = read(echem / "navani" / "arbin_example.res")
+    assert cyc.meta["reader"] == "access-parser"
+    assert cyc.n_rows == 2150
+    assert cyc.start_time.astype("datetime64[D]") == np.datetime64("2023-07-24")
+    # an LCO cell between 3.0 and 4.3 V, charged and discharged at constant current
+    assert 2.9 < cyc.voltage_v.min() < cyc.voltage_v.max() < 4.31
+    assert {"charge", "discharge"} <= set(np.unique(cyc.step_type))
+    hc = half_cycle_summary(cyc)
+    active = np.isfinite(hc.cycler_capacity_mah) & (hc.cycler_capacity_mah > 0.01)
+    assert np.abs(hc.capacity_mah[active] / hc.cycler_capacity_mah[active] - 1).max() < 0.005
+
+
+def test_arbin_res_without_either_backend_says_what_to_install(
+    echem: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _hide_mdb_export(monkeypatch, tmp_path)
+    monkeypatch.setitem(sys.modules, "access_parser", None)
+    with pytest.raises(ReadError, match="mdbtools") as info:
+        read(echem / "navani" / "arbin_example.res")
+    assert "access-parser is not installed" in str(info.value)
+
+
+@pytest.mark.skipif(shutil.which("mdb-export") is None, reason="mdbtools not installed")
+def test_arbin_res_falls_back_to_mdb_export(echem: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "access_parser", None)
+    path = echem / "navani" / "arbin_example.res"
+    cyc = read(path)
+    assert cyc.meta["reader"] == "mdbtools (mdb-export)"
+    ref = _mdb_export(path, "Channel_Normal_Table").sort_values("Data_Point")
+    np.testing.assert_allclose(cyc.voltage_v, ref["Voltage"], rtol=1e-12)
+
+
+def test_truncated_res_names_the_page_size(echem: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "cut.res"
+    bad.write_bytes((echem / "navani" / "arbin_example.res").read_bytes()[:300_000])
+    with pytest.raises(ReadError, match="4096-byte database pages"):
+        read(bad)
+
+
+def test_maccor_milli_unit_export_reads_mv_ma_and_duration_times(echem: Path) -> None:
+    path = echem / "cellpy" / "maccor_three_trimmed.txt"
+    cyc = read(path)
+    ref = pd.read_csv(path, sep="\t", skiprows=4, index_col=False)
+    np.testing.assert_allclose(cyc.voltage_v, ref["Volts"] / 1000.0)
+    np.testing.assert_allclose(cyc.current_ma, ref["mAmps"])
+    assert "mV" in cyc.meta["voltage_unit_read"]
+    # TestTime "2d 08:26:01.15" -> 2 days + 8 h 26 min 1.15 s
+    row = int(np.flatnonzero(ref["Rec#"] == 2471)[0])
+    assert cyc.time_s[row] == pytest.approx(2 * 86400 + 8 * 3600 + 26 * 60 + 1.15)
+    on_discharge = ref["State"].to_numpy() == "D"
+    np.testing.assert_allclose(
+        cyc.discharge_capacity_mah[on_discharge], ref["mAmp-hr"][on_discharge]
+    )
+    assert np.all(cyc.charge_capacity_mah[on_discharge] == 0)
+    assert cyc.start_time == np.datetime64("2021-08-23T18:04:18")
+    assert set(np.unique(cyc.step_type)) == {"rest", "charge", "discharge"}
+
+
+def test_pec_csv_export_reads_its_table_below_the_header(echem: Path) -> None:
+    path = echem / "cellpy" / "Test25209_trimmed.csv"
+    cyc = read(path)
+    assert cyc.meta["vendor"] == "pec" and cyc.n_rows == 71
+    lines = path.read_text().splitlines()
+    first = lines[46].split(",")  # the first data row, below the "Test,Cell,..." header
+    assert lines[45].startswith("Test,Cell,")
+    assert cyc.voltage_v[0] == float(first[16]) and cyc.current_ma[0] == float(first[17]) * 1000
+    last = lines[-1].split(",")
+    h, m, s = last[9].split(":")
+    assert cyc.time_s[-1] == pytest.approx(int(h) * 3600 + int(m) * 60 + float(s))
+    assert cyc.discharge_capacity_mah[-1] == float(last[19])
+    # Real Time of the first row minus its 0.002 s of test time
+    assert cyc.start_time == np.datetime64("2026-01-09T15:08:37.998")
+    assert cyc.meta["header_testregime_name"] == "OCV generic long HP"
+
+
+def test_novonix_csv_export_reads_quoted_data_lines(echem: Path) -> None:
+    path = echem / "beep" / "test_Nova_Form-CH01-01_trimmed.csv"
+    cyc = read(path)
+    assert cyc.meta["vendor"] == "novonix" and cyc.n_rows == 132
+    lines = path.read_text(encoding="utf-8").splitlines()
+    data = [ln.strip('"').split(",") for ln in lines[lines.index("[Data]") + 2 :]]
+    np.testing.assert_allclose(cyc.time_s, [float(r[3]) * 3600 for r in data])
+    np.testing.assert_allclose(cyc.voltage_v, [float(r[6]) for r in data])
+    np.testing.assert_allclose(cyc.current_ma, [float(r[5]) * 1000 for r in data])
+    np.testing.assert_allclose(cyc.charge_capacity_mah[-1], float(data[-1][7]) * 1000)
+    # step type 8 is the CV hold of the CC-CV charge to 1.5 V (until its current fades
+    # below the rest threshold, 0.1 % of the largest current)
+    cv = np.array([r[2] == "8" for r in data]) & (cyc.current_ma > 1e-3 * cyc.current_ma.max())
+    assert cv.sum() >= 3 and np.all(cyc.step_type[cv] == "cv_charge")
+    assert cyc.start_time == np.datetime64("2022-04-11T10:58:07")
+
+
+def test_maccor_procedure_xml_is_refused_clearly(echem: Path) -> None:
+    with pytest.raises(ReadError, match="Maccor test procedure") as info:
+        read(echem / "beep" / "xTESLADIAG_000003_CH68.000")
+    assert "Rec#" in str(info.value)
+    with pytest.raises(ReadError, match="Maccor test procedure"):
+        read(echem / "beep" / "xTESLADIAG_000003_CH68.000", format="maccor")
+
+
+def test_maccor_impedance_export_is_refused(tmp_path: Path) -> None:
+    # no public Maccor EIS export could be bundled: a header of that kind
+    path = tmp_path / "cell.EDA0001.041"
+    path.write_text(
+        "Today's Date 03/07/2018\tMaccor\nRec#\tCyc#\tStep\tFrequency (Hz)\tZ' (Ohm)\t"
+        "Z'' (Ohm)\tPhase\n1\t0\t1\t1000.0\t0.02\t-0.001\t-2.8\n"
+    )
+    with pytest.raises(ReadError, match="impedance"):
+        read(path)
+
+
+def test_arbin_res_parser_warnings_are_not_ignored(
+    echem: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    access_parser = pytest.importorskip("access_parser")
+    original = access_parser.AccessParser.parse_table
+
+    def noisy(self, name):
+        logging.getLogger("access_parser").error("Failed parsing record")
+        return original(self, name)
+
+    monkeypatch.setattr(access_parser.AccessParser, "parse_table", noisy)
+    path = echem / "navani" / "arbin_example.res"
+    if shutil.which("mdb-export") is not None:
+        assert read(path).meta["reader"] == "mdbtools (mdb-export)"
+    _hide_mdb_export(monkeypatch, tmp_path)
+    with pytest.raises(ReadError, match="access-parser reported: Failed parsing record"):
+        read(path)

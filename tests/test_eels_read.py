@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -198,3 +199,114 @@ def test_spectrum_image_rejects_bad_axes_and_counts():
     si = SpectrumImage(np.ones((2, 2, 5)), np.arange(5.0))
     with pytest.raises(ValueError):
         si.data[0, 0, 0] = 2.0
+
+
+def _dm_test_data() -> Path:
+    """Gatan DM test files from a cache outside the repository (they are GPL-licensed).
+
+    ``SPECIATE_DM_TEST_DATA`` names a folder holding ``dm4_3D_data/`` and ``dm3_2D_data/``
+    (hyperspy's ``tests/io`` folder of its source distribution; ``.ci/run`` fills it).
+    """
+    root = os.environ.get("SPECIATE_DM_TEST_DATA")
+    if not root or not (Path(root) / "dm4_3D_data" / "EELS_SI.dm4").is_file():
+        pytest.skip(
+            "Gatan DM test files not available: set SPECIATE_DM_TEST_DATA to the tests/io "
+            "folder of hyperspy's source distribution (.ci/run does)"
+        )
+    return Path(root)
+
+
+def test_dm4_spectrum_image_stored_energy_first_is_read(tmp_path):
+    dm = pytest.importorskip("rsciio.digitalmicrograph")
+    path = _dm_test_data() / "dm4_3D_data" / "EELS_SI.dm4"
+    (raw,) = dm.file_reader(str(path))
+    # as stored: energy (2048 channels) first, flagged as navigation; 2 x 2 µm pixels
+    assert raw["data"].shape == (2048, 2, 2) and raw["axes"][0]["units"] == "eV"
+    si = read(path)
+    assert si.shape == (2, 2, 2048) and si.pixel_units == "µm"
+    assert si.energy[0] == pytest.approx(raw["axes"][0]["offset"])
+    assert si.dispersion == pytest.approx(raw["axes"][0]["scale"])
+    np.testing.assert_array_equal(si.data, np.moveaxis(raw["data"], 0, -1))
+    assert si.meta["energy_axis_in_file"] == 0 and "EELS_SI" in si.meta["signal"]
+    lazy = read(path, lazy=True)
+    assert lazy.is_lazy
+    np.testing.assert_array_equal(np.asarray(lazy.data), si.data)
+
+
+def test_dm3_without_an_energy_axis_lists_the_signals_it_holds():
+    path = _dm_test_data() / "dm3_2D_data" / "multi_signal.dm3"
+    with pytest.raises(ReadError, match="one energy axis in eV") as info:
+        read(path)
+    message = str(info.value)
+    assert "2 signal(s)" in message and "'HAADF'" in message and "'Plot'" in message
+
+
+def test_hyperspy_signal_saved_energy_first_is_read(tmp_path):
+    hs = pytest.importorskip("hyperspy.api")
+    rng = np.random.default_rng(1)
+    cube = rng.poisson(50, (40, 3, 5)).astype(np.float32)  # (energy, y, x)
+    sig = hs.signals.Signal2D(cube)
+    energy, y, x = sig.axes_manager[0], sig.axes_manager[1], sig.axes_manager[2]
+    energy.units, energy.offset, energy.scale = "eV", 640.0, 0.25
+    y.units = x.units = "nm"
+    y.scale = x.scale = 1.5
+    path = tmp_path / "energy_first.hspy"
+    sig.save(path)
+    si = read(path)
+    assert si.shape == (3, 5, 40) and si.pixel_units == "nm" and si.pixel_size == (1.5, 1.5)
+    np.testing.assert_array_equal(si.data, np.moveaxis(cube, 0, -1))
+    assert si.energy[0] == pytest.approx(640.0) and si.dispersion == pytest.approx(0.25)
+
+
+def test_energy_axis_in_the_middle_is_moved_last(tmp_path):
+    hspy = pytest.importorskip("rsciio.hspy")
+    cube = np.arange(4 * 30 * 6, dtype=float).reshape(4, 30, 6)  # (y, energy, x)
+    axes = [
+        {"name": "y", "size": 4, "scale": 2.0, "offset": 0.0, "units": "nm", "navigate": True},
+        _energy_axis(30, 100.0, 1.0),
+        {"name": "x", "size": 6, "scale": 2.0, "offset": 0.0, "units": "nm", "navigate": True},
+    ]
+    path = tmp_path / "middle.hspy"
+    hspy.file_writer(str(path), _signal(cube, axes))
+    si = read(path)
+    assert si.shape == (4, 6, 30) and si.meta["energy_axis_in_file"] == 1
+    np.testing.assert_array_equal(si.data[2, 5], cube[2, :, 5])
+
+
+def test_file_with_several_signals_takes_the_eels_one_and_says_so(tmp_path, monkeypatch):
+    image = _signal(
+        np.ones((8, 8)),
+        [{"size": 8, "scale": 1.0, "units": "nm"}, {"size": 8, "scale": 1.0, "units": "nm"}],
+    )
+    image["metadata"] = {"General": {"title": "HAADF"}, "Signal": {}}
+    eds = _signal(
+        np.ones((2, 2, 50)),
+        [
+            {"size": 2, "units": "nm", "navigate": True},
+            {"size": 2, "units": "nm", "navigate": True},
+            {"size": 50, "units": "eV", "offset": 0.0, "scale": 10.0, "navigate": False},
+        ],
+    )
+    eds["metadata"] = {"General": {"title": "EDS"}, "Signal": {"signal_type": "EDS_TEM"}}
+    eels = _signal(
+        np.full((2, 2, 20), 3.0),
+        [
+            {"size": 2, "units": "nm", "navigate": True},
+            {"size": 2, "units": "nm", "navigate": True},
+            _energy_axis(20, 500.0, 0.5),
+        ],
+    )
+    eels["metadata"]["General"]["title"] = "core loss"
+
+    class FakeDM:
+        @staticmethod
+        def file_reader(filename, lazy=False):
+            return [image, eds, eels]
+
+    monkeypatch.setattr(read_mod, "_import_plugin", lambda fmt: FakeDM)
+    path = tmp_path / "session.dm4"
+    path.write_bytes((4).to_bytes(4, "big") + b"\x00" * 60)
+    si = read(path)
+    assert si.shape == (2, 2, 20) and si.energy[0] == pytest.approx(500.0)
+    assert "'core loss'" in si.meta["signal"] and "marked EELS" in si.meta["signal"]
+    assert "'HAADF'" in si.meta["signal"] and "'EDS'" in si.meta["signal"]

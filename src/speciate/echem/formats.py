@@ -2,85 +2,31 @@
 
 Each adapter only reads; `speciate.echem.normalize` maps the vendor table onto the
 `Cycling` columns with the column maps kept as data in ``columns.json``. Third-party
-readers (galvani for BioLogic ``.mpr`` and Arbin ``.res``, NewareNDA for ``.nda``/``.ndax``)
-are imported inside the adapters, so the rest of speciate works without them.
+readers (galvani for BioLogic ``.mpr``, access-parser for Arbin ``.res``, NewareNDA for
+``.nda``/``.ndax``) are imported inside the adapters, so the rest of speciate works
+without them. PEC and Novonix CSV exports live in `speciate.echem.vendor_csv`, Arbin
+``.res`` databases in `speciate.echem.arbin_res`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import io
 import re
-import shutil
-import sqlite3
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from speciate.errors import ReadError, import_extra
+from speciate.echem._raw import RawTable, check_truncated, require
+from speciate.echem.arbin_res import read_arbin_res
+from speciate.echem.vendor_csv import read_novonix, read_pec
+from speciate.errors import ReadError
 
 __all__ = ["FORMATS", "RawTable", "sniff"]
-
-
-@dataclass(frozen=True)
-class RawTable:
-    """A vendor table as read, before mapping onto `Cycling` columns.
-
-    Attributes
-    ----------
-    format
-        Key of the column map in ``columns.json`` (``"biologic"``, ``"arbin"``...).
-    table
-        The vendor columns, one row per data point.
-    start_time
-        Acquisition start (``datetime64[ns]``) or None.
-    first_data_line
-        1-based file line of the first table row (None for binary files), so that
-        errors can name the line of a bad row.
-    meta
-        What the adapter learnt from the header (reader, version, active mass...).
-    """
-
-    format: str
-    table: pd.DataFrame
-    start_time: np.datetime64 | None
-    first_data_line: int | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-def _require(module: str, path: Path) -> Any:
-    return import_extra(module, "echem", f"reading {path.name}")
-
-
-def _check_truncated(
-    table: pd.DataFrame,
-    required: list[str],
-    path: Path,
-    first_line: int | None,
-    repair: frozenset[str],
-) -> tuple[pd.DataFrame, int]:
-    """Rows with missing required fields: an error, or dropped when asked (only at the end)."""
-    present = [c for c in required if c in table.columns]
-    bad = table[present].isna().any(axis=1).to_numpy()
-    if not bad.any():
-        return table, 0
-    first_bad = int(np.argmax(bad))
-    line = None if first_line is None else first_line + first_bad
-    only_tail = bool(bad[first_bad:].all())
-    if only_tail and "drop_incomplete_rows" in repair:
-        return table.iloc[:first_bad].reset_index(drop=True), int(bad.sum())
-    what = "the last row is incomplete (file truncated?)" if only_tail else "a row has empty fields"
-    hint = "; pass repair=['drop_incomplete_rows'] to drop the incomplete tail" if only_tail else ""
-    raise ReadError(
-        f"{what}: expected values in {present}, found none in some of them{hint}", path, line
-    )
-
 
 # ----------------------------------------------------------------------------- BioLogic
 _MPT_MAGIC = ("EC-Lab ASCII FILE", "BT-Lab ASCII FILE")
@@ -142,7 +88,7 @@ def _read_mpt(path: Path, repair: frozenset[str]) -> RawTable:
             path,
             n_header + 1 + row,
         )
-    table, dropped = _check_truncated(table, ["time/s", "Ewe/V"], path, n_header + 1, repair)
+    table, dropped = check_truncated(table, ["time/s", "Ewe/V"], path, n_header + 1, repair)
     meta["decimal_separator"] = decimal
     if dropped:
         meta["repairs"] = [f"dropped {dropped} incomplete row(s) at the end"]
@@ -150,7 +96,7 @@ def _read_mpt(path: Path, repair: frozenset[str]) -> RawTable:
 
 
 def _read_mpr(path: Path, repair: frozenset[str]) -> RawTable:
-    _require("galvani", path)
+    require("galvani", path)
     from galvani import BioLogic
 
     try:
@@ -173,7 +119,7 @@ def _read_mpr(path: Path, repair: frozenset[str]) -> RawTable:
 
 # ----------------------------------------------------------------------------- Neware
 def _read_neware(path: Path, repair: frozenset[str]) -> RawTable:
-    newarenda = _require("NewareNDA", path)
+    newarenda = require("NewareNDA", path)
     try:
         with warnings.catch_warnings():
             # NewareNDA's own pandas deprecation notices are not the user's concern
@@ -231,54 +177,8 @@ def _neware_test_time(table: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, st
 
 
 # ----------------------------------------------------------------------------- Arbin
-def _ole_to_datetime64(days: float) -> np.datetime64:
-    return np.datetime64("1899-12-30T00:00:00", "ns") + np.timedelta64(round(days * 86400e6), "us")
-
-
-def _read_arbin_res(path: Path, repair: frozenset[str]) -> RawTable:
-    _require("galvani", path)
-    if shutil.which("mdb-export") is None:
-        raise ReadError(
-            "Arbin .res files need the 'mdb-export' program from mdbtools "
-            "(Debian/Ubuntu: apt-get install mdbtools)",
-            path,
-        )
-    from galvani import res2sqlite
-
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            con = res2sqlite.convert_arbin_to_sqlite(str(path))
-    except Exception as exc:
-        raise ReadError(
-            f"galvani/mdbtools could not convert this .res ({type(exc).__name__}: "
-            f"{exc}); is it a complete Arbin results file?",
-            path,
-        ) from exc
-    try:
-        table = pd.read_sql("SELECT * FROM Channel_Normal_Table ORDER BY Data_Point", con)
-        glob = pd.read_sql("SELECT * FROM Global_Table", con)
-    except (sqlite3.Error, pd.errors.DatabaseError) as exc:
-        raise ReadError(f"the converted .res has no readable data table: {exc}", path) from exc
-    finally:
-        con.close()
-    if len(table) == 0:
-        raise ReadError("the Arbin file has no data points (Channel_Normal_Table is empty)", path)
-    start = None
-    meta: dict[str, Any] = {"reader": "galvani.res2sqlite + mdbtools"}
-    if len(glob):
-        g = glob.iloc[0]
-        if pd.notna(g.get("Start_DateTime")):
-            start = _ole_to_datetime64(float(g["Start_DateTime"]))
-        if pd.notna(g.get("MASS")) and g.get("MASS"):
-            meta["header_active_mass"] = f"{float(g['MASS'])} g"
-        meta["test_name"] = str(g.get("Test_Name"))
-    if table["Test_ID"].nunique() > 1:
-        raise ReadError(f"the .res holds {table['Test_ID'].nunique()} tests; expected one", path)
-    return RawTable("arbin", table, start, None, meta)
-
-
 def _read_arbin_xlsx(path: Path, repair: frozenset[str]) -> RawTable:
-    _require("openpyxl", path)
+    require("openpyxl", path)
     try:
         sheets = pd.read_excel(path, sheet_name=None)
     except (ValueError, OSError, KeyError) as exc:
@@ -316,9 +216,44 @@ def _duration_seconds(values: pd.Series, path: Path, first_line: int) -> np.ndar
     return p[:, 0] * 86400 + p[:, 1] * 3600 + p[:, 2] * 60 + p[:, 3]
 
 
+def _refuse_maccor_non_data(text: str, path: Path) -> None:
+    """Maccor procedures (XML test programs) and impedance exports hold no cycling record."""
+    if text.lstrip().startswith("<?xml") and (
+        "MaccorTestProcedure" in text or "maccor-application" in text
+    ):
+        raise ReadError(
+            "this is a Maccor test procedure (XML program), not a data record; expected a "
+            "Maccor text export with a 'Rec#' column header",
+            path,
+        )
+    head = text[:4096]
+    maccor_like = "Maccor" in head or "Rec#" in head or "Today" in head
+    impedance = re.search(r"\bFreq(uency)?\b", head) and re.search(r"Z'|Zre|Z real|Phase", head)
+    if maccor_like and impedance:
+        raise ReadError(
+            "this looks like a Maccor impedance (EIS) export (frequency and impedance "
+            "columns); expected a cycling record with time, voltage and current columns",
+            path,
+        )
+
+
+def _maccor_millivolts(table: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
+    """Milli-unit exports (mAmps, mAmp-hr) write the 'Volts' column in mV."""
+    if "mAmps" not in table.columns or "Volts" not in table.columns:
+        return table
+    volts = pd.to_numeric(table["Volts"], errors="coerce")
+    if np.nanmax(np.abs(volts.to_numpy(dtype=float))) <= 20.0:
+        return table
+    meta["voltage_unit_read"] = (
+        f"mV (column 'Volts' reaches {np.nanmax(volts):.1f}, beside mAmps and mAmp-hr)"
+    )
+    return table.assign(Volts=volts / 1000.0)
+
+
 def _read_maccor(path: Path, repair: frozenset[str]) -> RawTable:
     with open(path, encoding="latin-1") as fh:
         lines = [fh.readline() for _ in range(40)]
+    _refuse_maccor_non_data("".join(lines), path)
     header_idx = next((i for i, ln in enumerate(lines) if ln.startswith(("Rec#\t", "Rec\t"))), None)
     if header_idx is None:
         raise ReadError(
@@ -357,11 +292,16 @@ def _read_maccor(path: Path, repair: frozenset[str]) -> RawTable:
             path,
             header_idx + 1,
         )
-    table, dropped = _check_truncated(
-        table, [time_col, "Volts", "Voltage [V]", "Amps", "Current [A]"], path, first_line, repair
+    table, dropped = check_truncated(
+        table,
+        [time_col, "Volts", "Voltage [V]", "Amps", "mAmps", "Current [A]"],
+        path,
+        first_line,
+        repair,
     )
     if dropped:
         meta["repairs"] = [f"dropped {dropped} incomplete row(s) at the end"]
+    table = _maccor_millivolts(table, meta)
     if not pd.api.types.is_numeric_dtype(table[time_col]):
         table[time_col] = _duration_seconds(table[time_col], path, first_line)
     elif time_col == "TestTime":
@@ -371,7 +311,12 @@ def _read_maccor(path: Path, repair: frozenset[str]) -> RawTable:
     start = None
     dcol = "DPt Time" if "DPt Time" in table.columns else "DPT Time"
     if dcol in table.columns:
-        stamps = pd.to_datetime(table[dcol], format="%m/%d/%Y %H:%M:%S", errors="coerce")
+        clock = (
+            "%m/%d/%Y %I:%M:%S %p"
+            if table[dcol].astype(str).str.endswith("M").iloc[0]
+            else "%m/%d/%Y %H:%M:%S"
+        )
+        stamps = pd.to_datetime(table[dcol], format=clock, errors="coerce")
         if stamps.notna().iloc[0]:
             start_ts = stamps.iloc[0] - pd.to_timedelta(float(table[time_col].iloc[0]), unit="s")
             start = np.datetime64(start_ts.to_datetime64(), "ns")
@@ -402,9 +347,11 @@ FORMATS: dict[str, Reader] = {
     "biologic_mpr": _read_mpr,
     "biologic_mpt": _read_mpt,
     "neware": _read_neware,
-    "arbin_res": _read_arbin_res,
+    "arbin_res": read_arbin_res,
     "arbin_xlsx": _read_arbin_xlsx,
     "maccor": _read_maccor,
+    "pec": read_pec,
+    "novonix": read_novonix,
     "csv": _read_csv,
 }
 
@@ -431,13 +378,18 @@ def sniff(path: Path) -> str:
     if head.startswith(b"PK\x03\x04") and path.suffix.lower() in (".xlsx", ".xlsm"):
         return "arbin_xlsx"
     text = head.decode("latin-1")
+    _refuse_maccor_non_data(text, path)
+    if text.startswith("[Summary]") and "Novonix" in text[:200]:
+        return "novonix"
+    if "TestRegime Name:," in text or text.startswith("Request Year:,"):
+        return "pec"
     if "Rec#\t" in text or "\nRec\t" in text or "\r\nRec\t" in text:
         return "maccor"
     if path.suffix.lower() in (".csv", ".tsv", ".txt"):
         return "csv"
     raise ReadError(
         f"unknown cycler format (first bytes {head[:24]!r}); supported: BioLogic .mpr/.mpt, "
-        "Neware .nda/.ndax, Arbin .res/.csv/.xlsx, Maccor text exports, CSV/TSV with "
-        "columns={...}",
+        "Neware .nda/.ndax, Arbin .res/.csv/.xlsx, Maccor text exports, PEC and Novonix "
+        "CSV exports, CSV/TSV with columns={...}",
         path,
     )

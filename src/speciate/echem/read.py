@@ -74,7 +74,8 @@ def _pick(table: pd.DataFrame, spec: dict[str, Any], key: str) -> tuple[str | No
         return None, 1.0
     for name in entry["names"]:
         if name in table.columns:
-            return name, float(entry.get("scale", 1.0))
+            # one map entry can list spellings in different units (Amps, mAmps)
+            return name, float(entry.get("scales", {}).get(name, entry.get("scale", 1.0)))
     return None, 1.0
 
 
@@ -150,7 +151,7 @@ def _apply_state_sign(current, states, raw, path, meta) -> np.ndarray:
     )
 
 
-def _capacities(table, spec, states, raw, path, meta, n) -> tuple[np.ndarray, np.ndarray]:
+def _capacities(table, spec, states, current, raw, path, meta, n) -> tuple[np.ndarray, np.ndarray]:
     mode = spec["capacity"]
     nan = np.full(n, np.nan)
     if mode == "two_columns":
@@ -166,6 +167,9 @@ def _capacities(table, spec, states, raw, path, meta, n) -> tuple[np.ndarray, np
     q = _floats(table, name, scale, raw, path)
     if mode == "signed_one_column":
         return np.clip(q, 0, None), np.clip(-q, 0, None)
+    if mode == "current_sign_one_column":
+        q = np.abs(q)
+        return np.where(current > 0, q, 0.0), np.where(current < 0, q, 0.0)
     if states is None:
         raise ReadError(
             f"column {name!r} needs a state column to tell charge from discharge; none found", path
@@ -268,7 +272,7 @@ def _normalize(
         "; current inverted on request" if invert_current else ""
     )
     n = time_s.size
-    charge, discharge = _capacities(table, spec, states, raw, path, meta, n)
+    charge, discharge = _capacities(table, spec, states, current, raw, path, meta, n)
     step_name, _ = _pick(table, spec, "step")
     step = _ints(table, step_name, raw, path) if step_name else np.full(n, -1)
     seg = segment_current(current, time_s)
@@ -363,7 +367,8 @@ def read(
         One file, or several files of the same cell (joined in time order).
     format
         Force an adapter (``"biologic_mpr"``, ``"biologic_mpt"``, ``"neware"``,
-        ``"arbin_res"``, ``"maccor"``, ``"csv"``); default: sniffed from the content.
+        ``"arbin_res"``, ``"arbin_xlsx"``, ``"maccor"``, ``"pec"``, ``"novonix"``,
+        ``"csv"``); default: sniffed from the content.
     columns
         Column map overrides, e.g. ``{"time_s": "t", "current_ma": {"name": "I/A",
         "scale": 1000}}``; needed for plain CSV/TSV. Keys: ``time_s``, ``voltage_v``,

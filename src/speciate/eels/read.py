@@ -88,31 +88,46 @@ def _import_plugin(fmt: str) -> Any:
     return import_extra(_PLUGINS[fmt], "eels", f"reading {fmt} files (rosettasciio)")
 
 
-def _pick_eels(signals: list[dict[str, Any]], path: Path) -> dict[str, Any]:
-    def energy_axis(sig: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-        return [ax for ax in sig["axes"] if not ax.get("navigate", False)]
+def _energy_axes(sig: Mapping[str, Any]) -> list[int]:
+    """Positions of the axes in eV, whatever their navigate flag.
 
-    candidates = [
-        s
-        for s in signals
-        if len(energy_axis(s)) == 1 and str(energy_axis(s)[0].get("units", "")).strip() == "eV"
+    DigitalMicrograph stores some spectrum images energy-first as an image stack, which
+    rosettasciio reads with the energy as the navigation axis and the pixels as signal
+    axes: the unit, not the flag, tells which axis is the energy loss.
+    """
+    return [i for i, ax in enumerate(sig["axes"]) if str(ax.get("units", "")).strip() == "eV"]
+
+
+def _describe(sig: Mapping[str, Any], k: int) -> str:
+    title = sig.get("metadata", {}).get("General", {}).get("title", "") or "untitled"
+    units = [str(ax.get("units", "") or "-") for ax in sig["axes"]]
+    return f"#{k + 1} {title!r} shape {tuple(sig['data'].shape)} axis units {units}"
+
+
+def _pick_eels(signals: list[dict[str, Any]], path: Path) -> tuple[dict[str, Any], str]:
+    """The EELS signal of a file, and a sentence saying which one was taken."""
+    fits = [
+        (k, s) for k, s in enumerate(signals) if len(_energy_axes(s)) == 1 and len(s["axes"]) <= 3
     ]
-    if not candidates:
-        found = [
-            [str(ax.get("units", "")) for ax in energy_axis(s)] or ["no signal axis"]
-            for s in signals
-        ]
+    if not fits:
+        found = "; ".join(_describe(s, k) for k, s in enumerate(signals)) or "no signals"
         raise ReadError(
-            "expected an EELS signal with one energy axis in eV; found signal axes with units "
-            f"{found}",
+            "expected an EELS signal with one energy axis in eV and at most 2 other axes; "
+            f"found {len(signals)} signal(s): {found}",
             path,
         )
     eels = [
-        s
-        for s in candidates
+        (k, s)
+        for k, s in fits
         if str(s.get("metadata", {}).get("Signal", {}).get("signal_type", "")).startswith("EELS")
     ]
-    return (eels or candidates)[0]
+    k, sig = (eels or fits)[0]
+    note = f"signal {_describe(sig, k)} of {len(signals)} in the file"
+    others = [_describe(s, j) for j, s in enumerate(signals) if j != k]
+    if others:
+        reason = "marked EELS" if eels else "the first with an energy axis in eV"
+        note += f", {reason}; not read: {'; '.join(others)}"
+    return sig, note
 
 
 def _axes_to_image(sig: dict[str, Any], path: Path) -> tuple[Any, np.ndarray, dict[str, Any]]:
@@ -120,20 +135,16 @@ def _axes_to_image(sig: dict[str, Any], path: Path) -> tuple[Any, np.ndarray, di
     data = sig["data"]
     if len(axes) != data.ndim:
         raise ReadError(f"{len(axes)} axes described for a {data.ndim}-D array", path)
-    sig_index = next(i for i, ax in enumerate(axes) if not ax.get("navigate", False))
-    if sig_index != data.ndim - 1:
-        data = np.moveaxis(data, sig_index, -1)
-        axes.append(axes.pop(sig_index))
+    e_index = _energy_axes(sig)[0]
+    if e_index != data.ndim - 1:
+        data = np.moveaxis(data, e_index, -1)
+        axes.append(axes.pop(e_index))
     e_ax = axes[-1]
     if "axis" in e_ax:
         raise ReadError("non-uniform energy axes are not supported; expected offset + scale", path)
     n = int(e_ax["size"])
     energy = float(e_ax.get("offset", 0.0)) + float(e_ax.get("scale", 1.0)) * np.arange(n)
     nav = axes[:-1]
-    if len(nav) > 2:
-        raise ReadError(
-            f"expected at most 2 navigation axes (a spectrum image); found {len(nav)}", path
-        )
     sizes = [float(ax.get("scale", 1.0)) for ax in nav]
     units = [str(ax.get("units", "") or "px") for ax in nav]
     if len(nav) == 2:
@@ -142,7 +153,11 @@ def _axes_to_image(sig: dict[str, Any], path: Path) -> tuple[Any, np.ndarray, di
         pixel_size = (sizes[0], sizes[0])
     else:
         pixel_size = (1.0, 1.0)
-    info = {"pixel_size": pixel_size, "pixel_units": units[0] if units else "px"}
+    info = {
+        "pixel_size": pixel_size,
+        "pixel_units": units[0] if units else "px",
+        "energy_axis_in_file": e_index,
+    }
     return data, energy, info
 
 
@@ -174,7 +189,15 @@ def read(
     Raises
     ------
     ReadError
-        If the file is missing, its format unknown, or it holds no energy axis in eV.
+        If the file is missing, its format unknown, or it holds no signal with one energy
+        axis in eV and at most two other axes (the message lists the signals found).
+
+    Notes
+    -----
+    A file may hold several signals (a survey image, a spectrum image, a plot) and the
+    energy axis may come anywhere in the array: the signal with one axis in eV is taken
+    (one marked EELS first), its energy axis moved last, and ``meta["signal"]`` says
+    which signal was read and which were not.
     MissingExtraError
         If rosettasciio (``speciate[eels]``) is not installed.
     """
@@ -192,8 +215,14 @@ def read(
     # KeyError...); all become a ReadError naming the file, with the cause chained
     except Exception as exc:
         raise ReadError(f"rosettasciio could not read this {fmt} file: {exc}", path) from exc
-    sig = _pick_eels(list(signals), path)
+    sig, note = _pick_eels(list(signals), path)
     data, e_axis, info = _axes_to_image(sig, path)
     title = str(sig.get("metadata", {}).get("General", {}).get("title", "") or path.stem)
-    meta = {"source": path.name, "format": fmt, "title": title}
+    meta = {
+        "source": path.name,
+        "format": fmt,
+        "title": title,
+        "signal": note,
+        "energy_axis_in_file": info.pop("energy_axis_in_file"),
+    }
     return SpectrumImage(data, e_axis, meta=meta, **info)
