@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from speciate.cli._common import console
+from speciate.cli._common import (
+    check_outputs,
+    console,
+    input_files,
+    parse_group,
+    parse_sources,
+)
 from speciate.cli.info import (
     DuplicatesOpt,
     EnergyOpt,
@@ -16,7 +22,6 @@ from speciate.cli.info import (
     GroupOpt,
     MuOpt,
     SortOpt,
-    parse_group,
 )
 
 _SHOWN_ROWS = 12
@@ -40,7 +45,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def features(
-        data: Annotated[list[str], typer.Argument(help="Files, folders or glob patterns.")],
+        data: Annotated[
+            list[str],
+            typer.Argument(
+                help="Files, folders or glob patterns; FILE:GROUP picks project groups."
+            ),
+        ],
         output: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write.")],
         plot: Annotated[
             bool, typer.Option("--plot", help="Also save <output>.png: pre-edge and triplet.")
@@ -72,8 +82,13 @@ def register(app: typer.Typer) -> None:
 
         if calibration not in ("mn", "none"):
             raise ValidationError(f"--calibration must be 'mn' or 'none'; got {calibration!r}")
+        sources = parse_sources(data)
+        check_outputs(
+            [("--output", output), ("--plot", output.with_suffix(".png") if plot else None)],
+            input_files(sources),
+        )
         series = sio.read_many(
-            data,
+            sources,
             grid=grid,
             energy=energy,
             mu=mu,

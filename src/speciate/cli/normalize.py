@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from speciate.cli._common import console, parse_float_list
+from speciate.cli._common import (
+    check_outputs,
+    console,
+    input_files,
+    parse_float_list,
+    parse_group,
+    parse_sources,
+)
 from speciate.cli.info import (
     DuplicatesOpt,
     EnergyOpt,
@@ -17,7 +24,6 @@ from speciate.cli.info import (
     MuOpt,
     ReferenceOpt,
     SortOpt,
-    parse_group,
 )
 from speciate.errors import ValidationError
 
@@ -79,7 +85,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def normalize(
         inputs: Annotated[
-            list[str], typer.Argument(help="Files, folders or glob patterns, in order.")
+            list[str],
+            typer.Argument(
+                help="Files, folders or glob patterns, in order; FILE:GROUP picks project groups."
+            ),
         ],
         output: Annotated[Path, typer.Option("--output", "-o", help="NetCDF file to write (.nc).")],
         plot: Annotated[
@@ -130,8 +139,10 @@ def register(app: typer.Typer) -> None:
         if pre_range[1] is None:
             raise ValidationError(f"--pre needs both ends; got {pre!r}")
         post_range = parse_range(post, "--post")
+        sources = parse_sources(inputs)
+        check_outputs([("--output", output), ("--plot", plot)], input_files(sources))
         series = sio.read_many(
-            inputs,
+            sources,
             grid=grid,
             energy=energy,
             mu=mu,
