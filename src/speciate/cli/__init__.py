@@ -11,8 +11,9 @@ import pkgutil
 import sys
 
 import typer
+from rich.markup import escape
 
-from speciate.cli._common import err_console
+from speciate.cli._common import cli_terms, err_console
 from speciate.errors import SpeciateError
 
 __all__ = ["app", "main"]
@@ -46,12 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``speciate`` console script.
 
     Errors raised on purpose (`SpeciateError`) are printed as one clear message with
-    exit code 1, not as a traceback.
+    exit code 1, not as a traceback, with library keywords spelled as flags
+    (``duplicates='mean'`` -> ``--duplicates mean``). Usage errors (a bad option, an
+    output path that cannot be written) exit with code 2.
     """
     try:
         app(args=argv, standalone_mode=False)
     except SpeciateError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        message = escape(cli_terms(str(exc)))
+        err_console.print(f"[bold red]error:[/] {message}", highlight=False)
         return 1
     except typer.Exit as exc:
         return int(exc.exit_code or 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from speciate.errors import SpeciateError, ValidationError
 
 __all__ = [
     "check_outputs",
+    "cli_terms",
     "console",
     "err_console",
     "input_files",
@@ -105,3 +107,37 @@ def check_outputs(
             check_output_path(path, inputs)
         except ValidationError as exc:
             raise typer.BadParameter(str(exc), param_hint=f"'{option}'") from exc
+
+
+# Library keywords that the command line spells as flags (``mass_mg=`` is ``--mass``).
+_FLAGS = {
+    "energy": "--energy",
+    "mu": "--mu",
+    "reference": "--reference",
+    "group": "--group",
+    "duplicates": "--duplicates",
+    "grid": "--grid",
+    "sort": "--sort",
+    "outside": "--outside",
+    "offset": "--offset",
+    "duration": "--duration",
+    "mass_mg": "--mass",
+    "repair": "--repair",
+    "columns": "--columns",
+    "invert_current": "--invert-current",
+    "formula": "--formula",
+}
+_KEYWORD = re.compile(r"\b(" + "|".join(_FLAGS) + r")=(?:'([^']*)'|(\w+)|(?=[\s(),;]|$))")
+
+
+def cli_terms(message: str) -> str:
+    """A library message with ``duplicates='mean'`` spelled as ``--duplicates mean``."""
+
+    def flag(match: re.Match[str]) -> str:
+        value = match.group(2) if match.group(2) is not None else match.group(3)
+        name = _FLAGS[match.group(1)]
+        if value in (None, "True"):
+            return name
+        return f"{name} {value}"
+
+    return _KEYWORD.sub(flag, message)

@@ -28,7 +28,7 @@ from speciate.cli.info import (
     StdGroupOpt,
     StdMuOpt,
 )
-from speciate.errors import ValidationError
+from speciate.errors import ReadError, ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
     from speciate.fit import LCFResult
@@ -205,7 +205,15 @@ def register(app: typer.Typer) -> None:
             energy=energy if std_energy is None else std_energy,
             mu=mu if std_mu is None else std_mu,
         )
-        stds = read_standards(standards, normalized, group=parse_group(std_group), **options)
+        try:
+            stds = read_standards(standards, normalized, group=parse_group(std_group), **options)
+        except ReadError as exc:
+            raise ReadError(
+                f"{exc.message} (a standard: its columns are --std-energy/--std-mu, "
+                "default --energy/--mu)",
+                exc.path,
+                exc.line,
+            ) from exc
         common = {
             "e_range": parse_e_range(e_range),
             "relative_to": "absolute" if absolute else "e0",
