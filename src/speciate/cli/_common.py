@@ -127,7 +127,9 @@ _FLAGS = {
     "invert_current": "--invert-current",
     "formula": "--formula",
 }
-_KEYWORD = re.compile(r"\b(" + "|".join(_FLAGS) + r")=(?:'([^']*)'|(\w+)|(?=[\s(),;]|$))")
+_KEYWORD = re.compile(
+    r"\b(" + "|".join(_FLAGS) + r")=(?:\[?'([^']*)'\]?|(\w+)|(?=[\s(),;]|$))"
+)
 
 
 def cli_terms(message: str) -> str:
