@@ -27,9 +27,7 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def check_output_path(
-    path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = ()
-) -> Path:
+def check_output_path(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = ()) -> Path:
     """``path`` as a `Path` if a result may be written there, else raise.
 
     A result may replace a regular file (or a link to one) or create a new file; it never

@@ -22,6 +22,7 @@ __all__ = [
     "parse_float_list",
     "parse_group",
     "parse_sources",
+    "parse_span",
 ]
 
 console = Console()
@@ -36,6 +37,20 @@ def parse_float_list(text: str, name: str) -> list[float]:
         raise ValidationError(
             f"{name} expects comma-separated numbers such as '2,3,3.5'; got {text!r}"
         ) from exc
+
+
+def parse_span(
+    text: str | None, option: str, unit: str, example: str
+) -> tuple[float, float] | None:
+    """``"3.0:4.3"`` -> (3.0, 4.3): a LOW:HIGH range given to ``option``."""
+    if text is None:
+        return None
+    values = parse_float_list(text.replace(":", ","), option)
+    if len(values) != 2 or not values[0] < values[1]:
+        raise ValidationError(
+            f"{option} expects LOW:HIGH in {unit} such as '{example}'; got {text!r}"
+        )
+    return values[0], values[1]
 
 
 def parse_group(text: str | list[str] | None) -> str | int | list[str | int] | None:
@@ -127,9 +142,7 @@ _FLAGS = {
     "invert_current": "--invert-current",
     "formula": "--formula",
 }
-_KEYWORD = re.compile(
-    r"\b(" + "|".join(_FLAGS) + r")=(?:\[?'([^']*)'\]?|(\w+)|(?=[\s(),;]|$))"
-)
+_KEYWORD = re.compile(r"\b(" + "|".join(_FLAGS) + r")=(?:\[?'([^']*)'\]?|(\w+)|(?=[\s(),;]|$))")
 
 
 def cli_terms(message: str) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from speciate.cli._common import check_outputs, console, err_console, parse_float_list
+from speciate.cli._common import check_outputs, console, err_console, parse_span
 from speciate.errors import ValidationError
 
 _REPAIRS = ("drop_incomplete_rows", "sort_time")
@@ -68,16 +68,6 @@ def parse_repairs(items: list[str] | None) -> tuple[str, ...]:
     if bad:
         raise ValidationError(f"--repair takes {' or '.join(_REPAIRS)}; got {', '.join(bad)}")
     return fixes
-
-
-def parse_voltage(text: str | None) -> tuple[float, float] | None:
-    """``"3.0:4.3"`` -> (3.0, 4.3) V."""
-    if text is None:
-        return None
-    values = parse_float_list(text.replace(":", ","), "--voltage")
-    if len(values) != 2 or not values[0] < values[1]:
-        raise ValidationError(f"--voltage expects LOW:HIGH in V such as '3.0:4.3'; got {text!r}")
-    return values[0], values[1]
 
 
 def check_first(first: str) -> str:
@@ -182,7 +172,7 @@ def register(app: typer.Typer) -> None:
 
         chosen = _parse_cycles(cycles, "--cycles")
         chosen_dqdv = _parse_cycles(dqdv_cycles, "--dqdv-cycles")
-        volts = parse_voltage(voltage)
+        volts = parse_span(voltage, "--voltage", "V", "3.0:4.3")
         png = output.with_suffix(".png")
         check_outputs([("--output", output), ("--plot", png if plot else None)], files)
         cycling = read_cycling(files, invert_current, repair, columns)
