@@ -7,6 +7,7 @@ A single spectrum is a series of one. Every numeric routine in speciate takes a
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -20,7 +21,7 @@ from speciate.errors import ValidationError
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
-__all__ = ["Series"]
+__all__ = ["GridTrimWarning", "Series", "union_grid"]
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
@@ -394,8 +395,10 @@ class Series:
         grid
             ``None`` (default): all must share the same energy grid. An array (eV):
             every series is interpolated onto it. ``"first"``: onto the first series' grid.
-            ``"union"``: onto the sorted union of all grids, clipped to their common range.
-            The interpolation is recorded in ``meta["concat"]``.
+            ``"union"``: onto the union of all grids over their common range, no step
+            finer than the finest input's median step (`union_grid`). Every spectrum is
+            clipped to the common range: the clipped ones are listed in
+            ``meta["concat"]["trimmed"]`` and announced by a `GridTrimWarning`.
         """
         series = list(series)
         if not series:
@@ -427,11 +430,15 @@ class Series:
                 )
             time = np.concatenate([s.time for s in parts])
         meta = dict(series[0].meta)
+        trimmed = [] if target is None else trimmed_ranges(series, target)
         meta["concat"] = {
             "n_series": len(series),
             "grid": "same" if target is None else (grid if isinstance(grid, str) else "array"),
             "interpolation": None if target is None else "linear",
+            "trimmed": trimmed,
         }
+        if trimmed:
+            warnings.warn(_trim_note(trimmed, target), GridTrimWarning, stacklevel=2)
         return Series(
             parts[0].energy,
             np.concatenate([s.mu for s in parts]),
@@ -514,6 +521,20 @@ class Series:
             self.to_xarray().to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=False)
 
 
+class GridTrimWarning(UserWarning):
+    """Stacking onto a common grid cut some spectra's energy range."""
+
+
+def _trim_note(trimmed: list[dict[str, Any]], grid: np.ndarray) -> str:
+    worst = max(trimmed, key=lambda t: t["cut_low_ev"] + t["cut_high_ev"])
+    return (
+        f"{len(trimmed)} spectra trimmed to the common range {grid[0]:.2f}..{grid[-1]:.2f} eV "
+        f"({grid.size} points); most cut: {worst['label']!r} "
+        f"({worst['own'][0]:.2f}..{worst['own'][1]:.2f} eV, {worst['cut_low_ev']:.1f} eV "
+        f"below and {worst['cut_high_ev']:.1f} eV above)"
+    )
+
+
 def interp_rows(grid: np.ndarray, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Linear interpolation of every row of ``rows`` (n, len(x)) onto ``grid``, vectorized.
 
@@ -557,6 +578,68 @@ def merge_duplicates(
     return uniq, _mean(mu), ref, n_dup
 
 
+def _typical_step(energy: np.ndarray, lo: float, hi: float) -> float:
+    """Median spacing (eV) of ``energy`` inside [lo, hi]."""
+    inside = energy[(energy >= lo - 1e-9) & (energy <= hi + 1e-9)]
+    return float(np.median(np.diff(inside if inside.size > 1 else energy)))
+
+
+def union_grid(energies: Sequence[np.ndarray]) -> np.ndarray:
+    """The union of several energy grids over their common range, thinned so that no step
+    is finer than the finest input's typical (median) step.
+
+    Grids that almost coincide (the same scan recorded a few meV apart) would otherwise
+    interleave into steps of 1e-4 eV, where a derivative is noise; points closer than the
+    finest typical step to the previous kept point are dropped, the common range's ends
+    are always kept.
+
+    Parameters
+    ----------
+    energies
+        Increasing grids (eV), any lengths.
+
+    Returns
+    -------
+    numpy.ndarray
+        Increasing grid (eV) inside the common range.
+    """
+    lo = max(float(e[0]) for e in energies)
+    hi = min(float(e[-1]) for e in energies)
+    if not lo < hi:
+        raise ValidationError(
+            f"the grids share no energy range (latest start {lo:.2f} eV, earliest end {hi:.2f} eV)"
+        )
+    step = min(_typical_step(np.asarray(e, dtype=float), lo, hi) for e in energies)
+    points = np.unique(np.concatenate([np.asarray(e, dtype=float) for e in energies]))
+    points = points[(points >= lo) & (points <= hi)]
+    # greedy thinning: a loop over points, but O(n) with a handful of thousand points
+    kept = [points[0]]
+    for x in points[1:-1]:
+        if x - kept[-1] >= step * (1 - 1e-9) and hi - x >= step * (1 - 1e-9):
+            kept.append(x)
+    kept.append(points[-1])
+    return np.asarray(kept)
+
+
+def trimmed_ranges(series: Sequence[Series], grid: np.ndarray) -> list[dict[str, Any]]:
+    """Series whose own range reaches beyond ``grid`` (eV), with what was cut off."""
+    out = []
+    for i, s in enumerate(series):
+        cut_lo = float(grid[0] - s.energy[0])
+        cut_hi = float(s.energy[-1] - grid[-1])
+        if cut_lo > 1e-6 or cut_hi > 1e-6:
+            out.append(
+                {
+                    "index": i,
+                    "label": s.labels[0],
+                    "own": [float(s.energy[0]), float(s.energy[-1])],
+                    "cut_low_ev": max(cut_lo, 0.0),
+                    "cut_high_ev": max(cut_hi, 0.0),
+                }
+            )
+    return out
+
+
 def _concat_grid(series: list[Series], grid: Any) -> np.ndarray | None:
     if grid is None:
         first = series[0].energy
@@ -576,9 +659,6 @@ def _concat_grid(series: list[Series], grid: Any) -> np.ndarray | None:
             e = series[0].energy
             return e[(e >= lo) & (e <= hi)]
         if grid == "union":
-            lo = max(s.energy[0] for s in series)
-            hi = min(s.energy[-1] for s in series)
-            e = np.unique(np.concatenate([s.energy for s in series]))
-            return e[(e >= lo) & (e <= hi)]
+            return union_grid([s.energy for s in series])
         raise ValidationError(f"grid must be None, 'first', 'union' or an array; got {grid!r}")
     return np.asarray(grid, dtype=float)

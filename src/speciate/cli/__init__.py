@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+import warnings
 
 import typer
 from rich.markup import escape
@@ -43,6 +44,11 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    text = escape(cli_terms(str(message)))
+    err_console.print(f"[yellow]warning:[/] {text}", highlight=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``speciate`` console script.
 
@@ -52,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     output path that cannot be written) exit with code 2.
     """
     try:
-        app(args=argv, standalone_mode=False)
+        with warnings.catch_warnings():
+            # library warnings (a trimmed grid, an interpolated reference) as one line each
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
+            app(args=argv, standalone_mode=False)
     except SpeciateError as exc:
         message = escape(cli_terms(str(exc)))
         err_console.print(f"[bold red]error:[/] {message}", highlight=False)
