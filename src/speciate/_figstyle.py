@@ -40,27 +40,58 @@ def legend_or_colorbar(
     ax: Any,
     labels: Sequence[str],
     *,
-    values: Sequence[float] | None = None,
-    value_label: str = "spectrum index",
+    colours: Any = None,
+    title: str | None = None,
     cmap: str = "viridis",
     **legend: Any,
 ) -> None:
-    """A legend when there are at most `MAX_LEGEND_ENTRIES` curves, else a colour bar
-    mapping `curve_colours` to ``values`` (default the curve index) with first and last
-    labels named on it."""
+    """A legend when there are at most `MAX_LEGEND_ENTRIES` curves, else a colour bar.
+
+    Parameters
+    ----------
+    ax
+        The axes holding the curves.
+    labels
+        (n,) curve names, in drawing order.
+    colours
+        (n, 4) RGBA of the curves when they carry no labels themselves (line collections):
+        the legend gets one proxy line per colour, the colour bar these exact colours.
+        Default: the axes' labelled artists and ``cmap``.
+    title
+        Legend title, or the colour bar's label (default ``"spectrum"``).
+    **legend
+        Passed to `Axes.legend` (``loc``, ``ncols``...).
+    """
     n = len(labels)
     if n == 0:
         return
+    legend.setdefault("frameon", False)
+    legend.setdefault("fontsize", "small")
     if n <= MAX_LEGEND_ENTRIES:
-        ax.legend(frameon=False, fontsize=legend.pop("fontsize", "small"), **legend)
-        return
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
+        if colours is None:
+            ax.legend(title=title, **legend)
+        else:
+            from matplotlib.lines import Line2D
 
-    vals = np.arange(n, dtype=float) if values is None else np.asarray(values, dtype=float)
-    sm = ScalarMappable(Normalize(float(np.nanmin(vals)), float(np.nanmax(vals))), cmap)
-    bar = ax.figure.colorbar(sm, ax=ax, pad=0.01)
-    bar.set_label(f"{value_label} ({labels[0]} … {labels[-1]})", fontsize="small")
+            handles = [Line2D([], [], color=c) for c in np.asarray(colours)]
+            ax.legend(handles, list(labels), title=title, **legend)
+        return
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    listed = ListedColormap(
+        np.asarray(colours) if colours is not None else colormaps[cmap](np.linspace(0, 0.95, n))
+    )
+    sm = ScalarMappable(BoundaryNorm(np.arange(n + 1) - 0.5, n), listed)
+    ticks = np.unique(np.linspace(0, n - 1, min(n, 6)).round().astype(int))
+    bar = ax.figure.colorbar(sm, ax=ax, ticks=ticks, pad=0.01, fraction=0.05)
+    bar.ax.set_yticklabels([_short(labels[i]) for i in ticks], fontsize="x-small")
+    bar.set_label(f"{title or 'spectrum'} ({n})", fontsize="small")
+
+
+def _short(label: str, width: int = 18) -> str:
+    return label if len(label) <= width else label[: width - 1] + "…"
 
 
 def date_axis(ax: Any, axis: str = "x") -> None:

@@ -60,7 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             # library warnings (a trimmed grid, an interpolated reference) as one line each
-            warnings.simplefilter("default")
             warnings.showwarning = _show_warning
             app(args=argv, standalone_mode=False)
     except SpeciateError as exc:

@@ -23,6 +23,7 @@ __all__ = [
     "parse_group",
     "parse_sources",
     "parse_span",
+    "save_figure",
 ]
 
 console = Console()
@@ -156,3 +157,12 @@ def cli_terms(message: str) -> str:
         return f"{name} {value}"
 
     return _KEYWORD.sub(flag, message)
+
+
+def save_figure(fig: Any, path: Path, dpi: int = 130) -> None:
+    """Save ``fig`` atomically, the bounding box grown so no label or title is clipped."""
+    from speciate._atomic import atomic_path
+
+    fmt = path.suffix.lstrip(".") or "png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight", pad_inches=0.08)

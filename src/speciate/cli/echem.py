@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from speciate.cli._common import check_outputs, console, err_console, parse_span
+from speciate.cli._common import check_outputs, console, err_console, parse_span, save_figure
 from speciate.errors import ValidationError
 
 _REPAIRS = ("drop_incomplete_rows", "sort_time")
@@ -209,6 +209,5 @@ def register(app: typer.Typer) -> None:
             if chosen_dqdv is not None:
                 kwargs["dqdv_cycles"] = chosen_dqdv
             fig = figure1(cycling, mass_mg=mass, segmentation=seg, voltage_range_v=volts, **kwargs)
-            with atomic_path(png) as tmp:
-                fig.savefig(tmp, format="png", dpi=150)
+            save_figure(fig, png, dpi=150)
             console.print(f"figure written to {png}")

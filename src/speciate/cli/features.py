@@ -14,6 +14,7 @@ from speciate.cli._common import (
     input_files,
     parse_group,
     parse_sources,
+    save_figure,
 )
 from speciate.cli.info import (
     DuplicatesOpt,
@@ -38,6 +39,23 @@ _SHOWN_COLUMNS = (
 
 def _cell(value: float, fmt: str) -> str:
     return "–" if value != value else format(value, fmt)
+
+
+def features_figure(norm, table):
+    """`plot_features` with the spectra named (legend up to 12, colour bar beyond)."""
+    from speciate._figstyle import legend_or_colorbar
+    from speciate.features.plots import plot_features
+
+    fig = plot_features(norm, table)
+    ax = fig.axes[-1]
+    stacks = [c for c in ax.collections if len(c.get_paths()) == table.n_spectra]
+    if stacks:
+        legend_or_colorbar(
+            ax, table.labels, colours=stacks[0].get_colors(), loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+        )  # fmt: skip
+    fig.suptitle(f"fingerprints of {table.n_spectra} spectra", fontsize="medium")
+    return fig
 
 
 def register(app: typer.Typer) -> None:
@@ -117,11 +135,6 @@ def register(app: typer.Typer) -> None:
         console.print(shown)
         console.print(f"wrote {table.n_spectra} rows to {output}", highlight=False)
         if plot:
-            from speciate._atomic import atomic_path
-            from speciate.features.plots import plot_features
-
             figure_path = output.with_suffix(".png")
-            fig = plot_features(norm, table)
-            with atomic_path(figure_path) as tmp:
-                fig.savefig(tmp, format="png", dpi=120)
+            save_figure(features_figure(norm, table), figure_path, dpi=120)
             console.print(f"wrote figure {figure_path}", highlight=False)

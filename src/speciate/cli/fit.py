@@ -16,6 +16,7 @@ from speciate.cli._common import (
     parse_float_list,
     parse_group,
     parse_sources,
+    save_figure,
 )
 from speciate.cli.info import (
     DuplicatesOpt,
@@ -101,15 +102,36 @@ def weights_table(result: LCFResult, subsets: list[str] | None = None) -> Table:
 
 
 def save_plots(result: LCFResult, output: Path) -> list[Path]:
-    """<output>_fits.png (data, fit, components, residual) and <output>_weights.png."""
-    from speciate._atomic import atomic_path
+    """<output>_fits.png (data, fit, components, residual of up to 6 spectra, the worst
+    fit among them) and <output>_weights.png (weights against time or spectrum index)."""
+    import numpy as np
+
     from speciate.fit.plots import plot_fits, plot_weights
 
-    paths = []
-    for path, fig in zip(plot_paths(output), (plot_fits(result), plot_weights(result))):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=110)
-        paths.append(path)
+    n = result.n_spectra
+    worst = int(np.nanargmax(result.r_factor))
+    spread = np.linspace(0, n - 1, min(5, n)).round().astype(int)
+    shown = sorted({*spread.tolist(), worst})
+    worst_text = f"worst fit: {result.labels[worst]}, R = {result.r_factor[worst]:.2g}"
+    fits = plot_fits(result, indices=shown)
+    for ax in fits.axes:
+        if ax.get_title() == f"{result.labels[worst]}   R = {result.r_factor[worst]:.3g}":
+            ax.set_title(worst_text, fontsize=9, color="tab:red")
+    # above the panels' own titles; save_figure's tight box takes it in
+    fits.suptitle(
+        f"LCF of {n} spectra against {len(result.standards)} standards "
+        f"({len(shown)} shown); {worst_text}",
+        fontsize="medium",
+        y=1.0,
+        va="bottom",
+    )
+    weights = plot_weights(result)
+    weights.axes[0].set_title(
+        f"LCF weights ±1σ of {n} spectra; {worst_text}", fontsize="medium", loc="left"
+    )
+    paths = plot_paths(output)
+    for path, fig in zip(paths, (fits, weights)):
+        save_figure(fig, path, dpi=110)
     return paths
 
 

@@ -15,6 +15,7 @@ from speciate.cli._common import (
     parse_float_list,
     parse_group,
     parse_sources,
+    save_figure,
 )
 from speciate.cli.info import (
     DuplicatesOpt,
@@ -46,26 +47,27 @@ def parse_range(text: str, name: str) -> tuple[float, float | None]:
 
 
 def plot_normalized(result: NormResult, path: Path) -> None:
-    """Save a figure of every normalized spectrum, atomically."""
+    """Save a figure of every normalized spectrum (legend up to 12, colour bar beyond)."""
     import matplotlib
+    import numpy as np
     from matplotlib.figure import Figure
 
-    from speciate._atomic import atomic_path
+    from speciate._figstyle import legend_or_colorbar
 
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.add_subplot()
-    colors = matplotlib.colormaps["viridis"]
     n = result.n_spectra
+    colours = matplotlib.colormaps["viridis"](np.linspace(0.0, 0.9, n))
     for i in range(n):
-        ax.plot(result.energy, result.norm[i], lw=0.8, color=colors(i / max(n - 1, 1)))
+        ax.plot(result.energy, result.norm[i], lw=0.8, color=colours[i], label=result.labels[i])
     ax.set_xlabel("energy (eV)")
     ax.set_ylabel("normalized μ(E)")
     lo, hi = float(result.e0.min()), float(result.e0.max())
     ax.set_xlim(max(result.energy[0], lo - 50), min(result.energy[-1], hi + 100))
-    ax.set_title(f"{n} spectra, E0 {lo:.1f}-{hi:.1f} eV")
-    fmt = path.suffix.lstrip(".") or "png"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=fmt, dpi=120)
+    what = "normalized spectrum" if n == 1 else f"{n} normalized spectra"
+    ax.set_title(f"{what}, E0 {lo:.1f}–{hi:.1f} eV", fontsize="medium")
+    legend_or_colorbar(ax, result.labels, colours=colours if n > 12 else None, loc="lower right")
+    save_figure(fig, path, dpi=120)
 
 
 def summary_table(result: NormResult, shifts: np.ndarray | None = None) -> Table:

@@ -18,6 +18,7 @@ from speciate.cli._common import (
     parse_group,
     parse_sources,
     parse_span,
+    save_figure,
 )
 from speciate.cli.echem import (
     ColumnsOpt,
@@ -167,9 +168,6 @@ def register(app: typer.Typer) -> None:
             )
         console.print(f"wrote {result.n_spectra} rows to {output}", highlight=False)
         if plot:
-            from speciate._atomic import atomic_path
-
-            with atomic_path(figure) as tmp:
-                plot_operando(result).savefig(tmp, format="png", dpi=130)
+            save_figure(plot_operando(result), figure)
             console.print(f"wrote figure {figure}", highlight=False)
 

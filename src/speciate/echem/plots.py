@@ -69,8 +69,21 @@ def plot_curves(data: Curves, ax: Axes) -> Axes:
         labelled.add(c)
     ax.set_xlabel("capacity (mAh/g)" if specific else "capacity (mAh)")
     ax.set_ylabel("voltage (V)")
-    ax.legend(frameon=False, fontsize="small")
+    _cycle_key(ax, colors)
     return ax
+
+
+def _cycle_key(ax: Axes, colors: dict[int, tuple]) -> None:
+    """Legend of the cycles, a colour bar when there are more than 12."""
+    from speciate._figstyle import legend_or_colorbar
+
+    cycles = sorted(colors)
+    legend_or_colorbar(
+        ax,
+        [f"cycle {c}" for c in cycles],
+        colours=[colors[c] for c in cycles] if len(cycles) > 12 else None,
+        title="cycle" if len(cycles) > 12 else None,
+    )
 
 
 def plot_dqdv(data: DQDV, ax: Axes, label: str | None = None, color: str | None = None) -> Axes:
@@ -96,7 +109,10 @@ def plot_dqdv(data: DQDV, ax: Axes, label: str | None = None, color: str | None 
     ax.axhline(0.0, color="0.6", lw=0.5)
     ax.set_xlabel("voltage (V)")
     ax.set_ylabel(f"dQ/dV ({data.units})")
-    ax.legend(frameon=False, fontsize="small")
+    if color is None:
+        _cycle_key(ax, colors)
+    else:
+        ax.legend(frameon=False, fontsize="small")
     return ax
 
 
