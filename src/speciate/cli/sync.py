@@ -45,16 +45,22 @@ _SHOWN_ROWS = 12
 
 
 def _preview(frame) -> Table:
+    import pandas as pd
+
     shown = [("label", "label", "{}"), ("voltage_v", "V", "{:.3f}"),
              ("state_of_charge", "SOC", "{:.2f}"), ("x_li", "x_Li", "{:.3f}"),
              ("e0_ev", "E0 (eV)", "{:.2f}"), ("e_half_ev", "E½ (eV)", "{:.2f}"),
              ("r_factor", "R", "{:.2g}")]  # fmt: skip
     cols = [c for c in shown if c[0] in frame]
     out = Table(*(title for _, title, _ in cols))
-    for _, row in frame.head(_SHOWN_ROWS).iterrows():
+    half = _SHOWN_ROWS // 2
+    long = len(frame) > _SHOWN_ROWS
+    # an operando series is read start to end: show both
+    for k, (_, row) in enumerate((pd.concat([frame.head(half), frame.tail(half)]) if long
+                                  else frame).iterrows()):  # fmt: skip
+        if long and k == half:
+            out.add_row(f"... {len(frame) - 2 * half} more")
         out.add_row(*("–" if row[n] != row[n] else fmt.format(row[n]) for n, _, fmt in cols))
-    if len(frame) > _SHOWN_ROWS:
-        out.add_row(f"... {len(frame) - _SHOWN_ROWS} more")
     return out
 
 
