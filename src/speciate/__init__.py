@@ -32,6 +32,7 @@ _SUBMODULES = (
     "features",
     "fit",
     "io",
+    "operando",
     "report",
     "structures",
     "theory",

@@ -32,6 +32,8 @@ from speciate.cli.info import (
 from speciate.errors import ReadError, ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
     from speciate.fit import LCFResult
 
 _SHOWN_ROWS = 12
@@ -102,8 +104,16 @@ def weights_table(result: LCFResult, subsets: list[str] | None = None) -> Table:
 
 
 def save_plots(result: LCFResult, output: Path) -> list[Path]:
-    """<output>_fits.png (data, fit, components, residual of up to 6 spectra, the worst
-    fit among them) and <output>_weights.png (weights against time or spectrum index)."""
+    """Save `fit_figures` as <output>_fits.png and <output>_weights.png."""
+    paths = plot_paths(output)
+    for path, fig in zip(paths, fit_figures(result)):
+        save_figure(fig, path, dpi=110)
+    return paths
+
+
+def fit_figures(result: LCFResult) -> tuple[Figure, Figure]:
+    """Data, fit, components and residual of up to 6 spectra, the worst fit among them;
+    weights against time or spectrum index. Both titled with the worst fit."""
     import numpy as np
 
     from speciate.fit.plots import plot_fits, plot_weights
@@ -129,10 +139,7 @@ def save_plots(result: LCFResult, output: Path) -> list[Path]:
     weights.axes[0].set_title(
         f"LCF weights ±1σ of {n} spectra; {worst_text}", fontsize="medium", loc="left"
     )
-    paths = plot_paths(output)
-    for path, fig in zip(paths, (fits, weights)):
-        save_figure(fig, path, dpi=110)
-    return paths
+    return fits, weights
 
 
 def register(app: typer.Typer) -> None:

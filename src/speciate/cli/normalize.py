@@ -30,6 +30,7 @@ from speciate.errors import ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
+    from matplotlib.figure import Figure
 
     from speciate.xanes import NormResult
 
@@ -47,7 +48,12 @@ def parse_range(text: str, name: str) -> tuple[float, float | None]:
 
 
 def plot_normalized(result: NormResult, path: Path) -> None:
-    """Save a figure of every normalized spectrum (legend up to 12, colour bar beyond)."""
+    """Save `normalized_figure` to ``path``, atomically."""
+    save_figure(normalized_figure(result), path, dpi=120)
+
+
+def normalized_figure(result: NormResult) -> Figure:
+    """Every normalized spectrum, legend up to 12, colour bar beyond."""
     import matplotlib
     import numpy as np
     from matplotlib.figure import Figure
@@ -67,7 +73,7 @@ def plot_normalized(result: NormResult, path: Path) -> None:
     what = "normalized spectrum" if n == 1 else f"{n} normalized spectra"
     ax.set_title(f"{what}, E0 {lo:.1f}–{hi:.1f} eV", fontsize="medium")
     legend_or_colorbar(ax, result.labels, colours=colours if n > 12 else None, loc="lower right")
-    save_figure(fig, path, dpi=120)
+    return fig
 
 
 def summary_table(result: NormResult, shifts: np.ndarray | None = None) -> Table:
