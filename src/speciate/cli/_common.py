@@ -156,7 +156,8 @@ def cli_terms(message: str) -> str:
             return name
         return f"{name} {value}"
 
-    return _KEYWORD.sub(flag, message)
+    message = _KEYWORD.sub(flag, message)
+    return re.sub(r"\bpass mass_mg\b", "pass --mass", message)
 
 
 def save_figure(fig: Any, path: Path, dpi: int = 130) -> None:

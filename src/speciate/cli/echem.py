@@ -133,6 +133,27 @@ def _preview(table, n_head: int = 5):
     return out
 
 
+def _figure(cycling, summary, seg, mass, chosen, chosen_dqdv, volts):
+    """`figure1` of the chosen cycles; cycles not in the record are a warning, not an error."""
+    from speciate.echem.plots import figure1
+
+    have = set(summary.cycle.tolist())
+    for flag, asked in (("--cycles", chosen), ("--dqdv-cycles", chosen_dqdv)):
+        missing = sorted(set(asked or []) - have)
+        if missing:
+            err_console.print(
+                f"[yellow]warning:[/] {flag}: cycle(s) {missing} not in the record "
+                f"(cycles {min(have)}..{max(have)}); left out of the figure",
+                highlight=False,
+            )
+    kwargs = {}
+    if chosen is not None:
+        kwargs["cycles"] = chosen
+    if chosen_dqdv is not None:
+        kwargs["dqdv_cycles"] = chosen_dqdv
+    return figure1(cycling, mass_mg=mass, segmentation=seg, voltage_range_v=volts, **kwargs)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``echem`` command."""
 
@@ -179,6 +200,9 @@ def register(app: typer.Typer) -> None:
         seg = segment(cycling, first=check_first(first))
         summary = capacity_per_cycle(cycling, mass_mg=mass, segmentation=seg)
         table = summary.to_dataframe()
+        fig = None
+        if plot:  # built before anything is written: a failure leaves no partial output
+            fig = _figure(cycling, summary, seg, mass, chosen, chosen_dqdv, volts)
         with atomic_path(output) as tmp:
             table.to_csv(tmp, index=False, float_format="%.6g")
         console.print(
@@ -191,23 +215,6 @@ def register(app: typer.Typer) -> None:
         console.print(_preview(table))
         if mass is None:
             err_console.print("no --mass given: capacities in mAh only (no mAh/g)")
-        if plot:
-            from speciate.echem.plots import figure1
-
-            have = set(summary.cycle.tolist())
-            for flag, asked in (("--cycles", chosen), ("--dqdv-cycles", chosen_dqdv)):
-                missing = sorted(set(asked or []) - have)
-                if missing:
-                    err_console.print(
-                        f"[yellow]warning:[/] {flag}: cycle(s) {missing} not in the record "
-                        f"(cycles {min(have)}..{max(have)}); left out of the figure",
-                        highlight=False,
-                    )
-            kwargs = {}
-            if chosen is not None:
-                kwargs["cycles"] = chosen
-            if chosen_dqdv is not None:
-                kwargs["dqdv_cycles"] = chosen_dqdv
-            fig = figure1(cycling, mass_mg=mass, segmentation=seg, voltage_range_v=volts, **kwargs)
+        if fig is not None:
             save_figure(fig, png, dpi=150)
             console.print(f"figure written to {png}")
