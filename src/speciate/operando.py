@@ -258,8 +258,8 @@ def plot_operando(result: OperandoTable) -> Figure:
         ax[1].plot(state.voltage[keep], result.edge.e0[keep], marker, ms=5, label=label,
                    color="tab:blue")  # fmt: skip
     ax[1].set_xlabel("voltage (V)")
-    ax[1].set_ylabel("edge energy E0 (eV)")
-    ax[1].set_title("(b) edge energy (max. derivative) vs voltage", loc="left",
+    ax[1].set_ylabel("E0, max. of dμ/dE (eV)")
+    ax[1].set_title("(b) edge energy vs voltage", loc="left",
                     fontsize="medium")  # fmt: skip
     ax[1].legend(frameon=False, fontsize="small")
     if result.fit is not None:
@@ -269,12 +269,16 @@ def plot_operando(result: OperandoTable) -> Figure:
         for j, name in enumerate(fit.standards):
             ax[2].plot(state.voltage, fit.weights[:, j], "o", ms=4, label=name,
                        color=f"C{j % 10}")  # fmt: skip
-        legend_or_colorbar(ax[2], list(fit.standards))
+        legend_or_colorbar(
+            ax[2], list(fit.standards), title="standard", loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+        )  # fmt: skip
         ax[2].set_xlabel("voltage (V)")
-        ax[2].set_ylabel("LCF weight")
+        ax[2].set_ylabel("LCF weight (fraction)")
         worst = int(np.nanargmax(fit.r_factor))
         ax[2].set_title(
-            f"(c) LCF weights; worst fit: {fit.labels[worst]}, R = {fit.r_factor[worst]:.2g}",
+            f"(c) LCF weights vs voltage\nworst fit: {fit.labels[worst]}, "
+            f"R = {fit.r_factor[worst]:.2g}",
             loc="left", fontsize="medium",
         )  # fmt: skip
     return fig
