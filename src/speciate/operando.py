@@ -221,6 +221,12 @@ def operando_table(
                 "outside": outside,
                 **sync_options,
             },
+            inputs=[
+                {"name": src.get("name"), "sha256": src.get("sha256")}
+                for src in series.meta.get("sources", [])
+                if isinstance(src, dict)
+            ],
+            cycler_files=list(cycling.source),
         ),
     )
 
