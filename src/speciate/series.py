@@ -398,7 +398,8 @@ class Series:
             ``"union"``: onto the union of all grids over their common range, no step
             finer than the finest input's median step (`union_grid`). Every spectrum is
             clipped to the common range: the clipped ones are listed in
-            ``meta["concat"]["trimmed"]`` and announced by a `GridTrimWarning`.
+            ``meta["concat"]["trimmed"]`` and, for ``"first"`` and ``"union"``, announced
+            by a `GridTrimWarning`.
         """
         series = list(series)
         if not series:
@@ -437,7 +438,7 @@ class Series:
             "interpolation": None if target is None else "linear",
             "trimmed": trimmed,
         }
-        if trimmed:
+        if trimmed and isinstance(grid, str):  # an explicit grid's range is the caller's choice
             warnings.warn(_trim_note(trimmed, target), GridTrimWarning, stacklevel=2)
         return Series(
             parts[0].energy,
