@@ -108,3 +108,13 @@ def test_sync_offset_outside_record_is_a_warning(operando, tmp_path, capsys):
     assert "fall outside the cycling record" in err and "--offset" in err
     table = pd.read_csv(out)
     assert not table["inside_record"].iloc[0] and np.isnan(table["voltage_v"].iloc[0])
+
+
+def test_sync_refuses_to_write_over_a_cycler_file(operando, tmp_path, capsys):
+    mpt = tmp_path / "cell.mpt"
+    mpt.write_bytes((operando / "EC" / "220726cell4operandoxas_C06.mpt").read_bytes())
+    before = mpt.stat().st_mtime_ns, mpt.stat().st_size
+    argv = ["sync", str(operando / "XAS_normalized"), "-c", str(mpt), "-o", str(mpt)]
+    assert main(argv) == 2
+    assert "is an input file" in capsys.readouterr().err
+    assert (mpt.stat().st_mtime_ns, mpt.stat().st_size) == before
