@@ -162,6 +162,7 @@ def register(app: typer.Typer) -> None:
             segmentation=segment(cycling, first=first), mass_mg=mass, formula=formula,
             x_li_initial=x_li_initial,
         )  # fmt: skip
+        fig = plot_operando(result) if plot else None  # before writing: all outputs or none
         result.to_csv(output)
         frame = result.to_dataframe()
         console.print(_preview(frame))
@@ -173,7 +174,7 @@ def register(app: typer.Typer) -> None:
                 highlight=False,
             )
         console.print(f"wrote {result.n_spectra} rows to {output}", highlight=False)
-        if plot:
-            save_figure(plot_operando(result), figure)
+        if fig is not None:
+            save_figure(fig, figure)
             console.print(f"wrote figure {figure}", highlight=False)
 
