@@ -142,6 +142,20 @@ def test_union_of_nearly_equal_grids_is_not_finer_than_its_inputs():
     assert grid[0] == pytest.approx(b[0]) and grid[-1] == pytest.approx(a[-1])
 
 
+def test_union_grid_keeps_a_fine_edge_region_beside_coarse_scans():
+    from speciate.series import union_grid
+
+    edge_scan = np.concatenate(
+        [np.arange(6500, 6530, 2.0), np.arange(6530, 6560, 0.2), np.arange(6560, 6700.1, 2.0)]
+    )
+    coarse = np.arange(6490.0, 6710.0, 1.0)
+    grid = union_grid([edge_scan, coarse])
+    steps = np.diff(grid)
+    at_edge = (grid[:-1] > 6531) & (grid[:-1] < 6558)
+    np.testing.assert_allclose(steps[at_edge], 0.2, atol=1e-9)
+    assert steps[grid[:-1] > 6561].min() == pytest.approx(1.0)
+
+
 def test_union_grid_keeps_edges_and_reports_trimmed_spectra(real_data):
     import warnings
 
@@ -160,11 +174,12 @@ def test_union_grid_keeps_edges_and_reports_trimmed_spectra(real_data):
     assert {t["label"] for t in trimmed} == {g.labels[0] for g in groups} - {"MnOx"}
     finest = min(float(np.median(np.diff(g.energy))) for g in groups)
     steps = np.diff(stacked.energy)
-    assert steps.min() >= 0.95 * finest  # was 1e-4 eV before thinning
+    assert steps.min() >= 0.9 * finest  # was 1e-4 eV before thinning
+    assert stacked.n_energy < 1.1 * (stacked.energy[-1] - stacked.energy[0]) / finest
     own = np.array([find_e0(g.energy, g.mu)[0] for g in groups])
     moved = np.abs(find_e0(stacked.energy, stacked.mu) - own)
     # an edge moves by less than one step of the coarser grid (its own or the stack's)
     own_step = np.array([np.median(np.diff(g.energy)) for g in groups])
     local = np.array([steps[np.searchsorted(stacked.energy, e) - 1] for e in own])
     assert (moved <= np.maximum(own_step, local) + 1e-9).all(), moved
-    assert moved[[g.labels[0] for g in groups].index("MnO")] < 0.5  # was 0.74 eV
+    assert moved[[g.labels[0] for g in groups].index("MnO")] < 0.6  # 0.74 eV on 1e-4 eV steps

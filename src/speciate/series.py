@@ -579,20 +579,30 @@ def merge_duplicates(
     return uniq, _mean(mu), ref, n_dup
 
 
-def _typical_step(energy: np.ndarray, lo: float, hi: float) -> float:
-    """Median spacing (eV) of ``energy`` inside [lo, hi]."""
-    inside = energy[(energy >= lo - 1e-9) & (energy <= hi + 1e-9)]
-    return float(np.median(np.diff(inside if inside.size > 1 else energy)))
+def _local_step(energy: np.ndarray, at: np.ndarray, width: int = 5) -> np.ndarray:
+    """Typical spacing (eV) of ``energy`` around each of ``at``: the median of the
+    ``width`` steps centred on the interval holding it (a single odd step is ignored)."""
+    steps = np.diff(energy)
+    if steps.size >= width:
+        window = np.lib.stride_tricks.sliding_window_view(steps, width)
+        smooth = np.median(window, axis=-1)
+        smooth = np.concatenate([np.full(width // 2, smooth[0]), smooth,
+                                 np.full(width - 1 - width // 2, smooth[-1])])  # fmt: skip
+    else:
+        smooth = np.full(steps.size, np.median(steps))
+    idx = np.clip(np.searchsorted(energy, at, side="right") - 1, 0, steps.size - 1)
+    return smooth[idx]
 
 
 def union_grid(energies: Sequence[np.ndarray]) -> np.ndarray:
     """The union of several energy grids over their common range, thinned so that no step
-    is finer than the finest input's typical (median) step.
+    is finer than the finest input's typical step at that energy.
 
     Grids that almost coincide (the same scan recorded a few meV apart) would otherwise
-    interleave into steps of 1e-4 eV, where a derivative is noise; points closer than the
-    finest typical step to the previous kept point are dropped, the common range's ends
-    are always kept.
+    interleave into steps of 1e-4 eV, where a derivative is noise. Each point is kept only
+    if it lies at least ``h(E)`` from the previous kept point, with ``h(E)`` the smallest
+    local step (median of five neighbouring steps) of the inputs at ``E``: a fine edge
+    region of one scan survives beside coarse ones. The common range's ends are kept.
 
     Parameters
     ----------
@@ -604,22 +614,23 @@ def union_grid(energies: Sequence[np.ndarray]) -> np.ndarray:
     numpy.ndarray
         Increasing grid (eV) inside the common range.
     """
-    lo = max(float(e[0]) for e in energies)
-    hi = min(float(e[-1]) for e in energies)
+    grids = [np.asarray(e, dtype=float) for e in energies]
+    lo = max(float(e[0]) for e in grids)
+    hi = min(float(e[-1]) for e in grids)
     if not lo < hi:
         raise ValidationError(
             f"the grids share no energy range (latest start {lo:.2f} eV, earliest end {hi:.2f} eV)"
         )
-    step = min(_typical_step(np.asarray(e, dtype=float), lo, hi) for e in energies)
-    points = np.unique(np.concatenate([np.asarray(e, dtype=float) for e in energies]))
+    points = np.unique(np.concatenate(grids))
     points = points[(points >= lo) & (points <= hi)]
-    # greedy thinning: a loop over points, but O(n) with a handful of thousand points
-    kept = [points[0]]
-    for x in points[1:-1]:
-        if x - kept[-1] >= step * (1 - 1e-9) and hi - x >= step * (1 - 1e-9):
-            kept.append(x)
-    kept.append(points[-1])
-    return np.asarray(kept)
+    finest = np.min([_local_step(e, points) for e in grids], axis=0) * (1 - 1e-9)
+    # greedy thinning: a loop over points, O(n) for the few thousand points of a union
+    kept = [0]
+    for k in range(1, points.size - 1):
+        if points[k] - points[kept[-1]] >= finest[k] and hi - points[k] >= finest[k]:
+            kept.append(k)
+    kept.append(points.size - 1)
+    return points[kept]
 
 
 def trimmed_ranges(series: Sequence[Series], grid: np.ndarray) -> list[dict[str, Any]]:
