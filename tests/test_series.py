@@ -82,11 +82,16 @@ def test_window_and_concat_grids():
     assert w.energy.min() >= 6520 and w.energy.max() <= 6560
     with pytest.raises(ValidationError, match="different energy grid"):
         Series.concat([a, b])
-    joined = Series.concat([a, b], grid="first")
+    from speciate.series import GridTrimWarning
+
+    with pytest.warns(GridTrimWarning, match="1 spectra trimmed"):
+        joined = Series.concat([a, b], grid="first")
+    assert joined.meta["concat"]["trimmed"][0]["cut_low_ev"] == pytest.approx(10.0)
     assert joined.n_spectra == 3
     np.testing.assert_allclose(joined.energy, a.energy)
     assert joined.meta["concat"]["interpolation"] == "linear"
-    union = Series.concat([a, b], grid="union")
+    with pytest.warns(GridTrimWarning):
+        union = Series.concat([a, b], grid="union")
     assert union.n_energy > a.n_energy
     np.testing.assert_allclose(union.mu[2], 1.0)
 
@@ -123,3 +128,58 @@ def test_xarray_round_trip_preserves_everything(n_s, n_e, seed, with_time, with_
         np.testing.assert_array_equal(back.time, s.time)
     if with_ref:
         np.testing.assert_array_equal(back.reference, s.reference)
+
+
+def test_union_of_nearly_equal_grids_is_not_finer_than_its_inputs():
+    from speciate.series import union_grid
+
+    a = np.linspace(6500.0, 6600.0, 401)  # 0.25 eV
+    b = a + 1e-4  # the same scan, recorded 0.1 meV apart
+    c = np.linspace(6490.0, 6610.0, 121)  # 1 eV
+    grid = union_grid([a, b, c])
+    assert np.diff(grid).min() >= 0.25 * (1 - 1e-9)
+    assert grid.size <= a.size
+    assert grid[0] == pytest.approx(b[0]) and grid[-1] == pytest.approx(a[-1])
+
+
+def test_union_grid_keeps_a_fine_edge_region_beside_coarse_scans():
+    from speciate.series import union_grid
+
+    edge_scan = np.concatenate(
+        [np.arange(6500, 6530, 2.0), np.arange(6530, 6560, 0.2), np.arange(6560, 6700.1, 2.0)]
+    )
+    coarse = np.arange(6490.0, 6710.0, 1.0)
+    grid = union_grid([edge_scan, coarse])
+    steps = np.diff(grid)
+    at_edge = (grid[:-1] > 6531) & (grid[:-1] < 6558)
+    np.testing.assert_allclose(steps[at_edge], 0.2, atol=1e-9)
+    assert steps[grid[:-1] > 6561].min() == pytest.approx(1.0)
+
+
+def test_union_grid_keeps_edges_and_reports_trimmed_spectra(real_data):
+    import warnings
+
+    import speciate.io as sio
+    from speciate.series import GridTrimWarning
+    from speciate.xanes import find_e0
+
+    path = real_data / "xanes" / "xraylarch" / "Mn.prj"
+    groups = sio.read_groups(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stacked = sio.read_many(path, grid="union")
+    notes = [w for w in caught if issubclass(w.category, GridTrimWarning)]
+    assert len(notes) == 1 and "13 spectra trimmed" in str(notes[0].message)
+    trimmed = stacked.meta["concat"]["trimmed"]
+    assert {t["label"] for t in trimmed} == {g.labels[0] for g in groups} - {"MnOx"}
+    finest = min(float(np.median(np.diff(g.energy))) for g in groups)
+    steps = np.diff(stacked.energy)
+    assert steps.min() >= 0.9 * finest  # was 1e-4 eV before thinning
+    assert stacked.n_energy < 1.1 * (stacked.energy[-1] - stacked.energy[0]) / finest
+    own = np.array([find_e0(g.energy, g.mu)[0] for g in groups])
+    moved = np.abs(find_e0(stacked.energy, stacked.mu) - own)
+    # an edge moves by less than one step of the coarser grid (its own or the stack's)
+    own_step = np.array([np.median(np.diff(g.energy)) for g in groups])
+    local = np.array([steps[np.searchsorted(stacked.energy, e) - 1] for e in own])
+    assert (moved <= np.maximum(own_step, local) + 1e-9).all(), moved
+    assert moved[[g.labels[0] for g in groups].index("MnO")] < 0.6  # 0.74 eV on 1e-4 eV steps

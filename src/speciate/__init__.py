@@ -34,6 +34,7 @@ _SUBMODULES = (
     "features",
     "fit",
     "io",
+    "operando",
     "report",
     "structures",
     "theory",

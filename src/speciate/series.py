@@ -7,6 +7,7 @@ A single spectrum is a series of one. Every numeric routine in speciate takes a
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -20,7 +21,7 @@ from speciate.errors import ValidationError
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
-__all__ = ["Series"]
+__all__ = ["GridTrimWarning", "Series", "union_grid"]
 
 
 def _as_float_2d(mu: Any, name: str) -> np.ndarray:
@@ -404,8 +405,11 @@ class Series:
         grid
             ``None`` (default): all must share the same energy grid. An array (eV):
             every series is interpolated onto it. ``"first"``: onto the first series' grid.
-            ``"union"``: onto the sorted union of all grids, clipped to their common range.
-            The interpolation is recorded in ``meta["concat"]``.
+            ``"union"``: onto the union of all grids over their common range, no step
+            finer than the finest input's median step (`union_grid`). Every spectrum is
+            clipped to the common range: the clipped ones are listed in
+            ``meta["concat"]["trimmed"]`` and, for ``"first"`` and ``"union"``, announced
+            by a `GridTrimWarning`.
         """
         series = list(series)
         if not series:
@@ -437,11 +441,15 @@ class Series:
                 )
             time = np.concatenate([s.time for s in parts])
         meta = dict(series[0].meta)
+        trimmed = [] if target is None else trimmed_ranges(series, target)
         meta["concat"] = {
             "n_series": len(series),
             "grid": "same" if target is None else (grid if isinstance(grid, str) else "array"),
             "interpolation": None if target is None else "linear",
+            "trimmed": trimmed,
         }
+        if trimmed and isinstance(grid, str):  # an explicit grid's range is the caller's choice
+            warnings.warn(_trim_note(trimmed, target), GridTrimWarning, stacklevel=2)
         return Series(
             parts[0].energy,
             np.concatenate([s.mu for s in parts]),
@@ -524,6 +532,20 @@ class Series:
             self.to_xarray().to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=False)
 
 
+class GridTrimWarning(UserWarning):
+    """Stacking onto a common grid cut some spectra's energy range."""
+
+
+def _trim_note(trimmed: list[dict[str, Any]], grid: np.ndarray) -> str:
+    worst = max(trimmed, key=lambda t: t["cut_low_ev"] + t["cut_high_ev"])
+    return (
+        f"{len(trimmed)} spectra trimmed to the common range {grid[0]:.2f}..{grid[-1]:.2f} eV "
+        f"({grid.size} points); most cut: {worst['label']!r} "
+        f"({worst['own'][0]:.2f}..{worst['own'][1]:.2f} eV, {worst['cut_low_ev']:.1f} eV "
+        f"below and {worst['cut_high_ev']:.1f} eV above)"
+    )
+
+
 def interp_rows(grid: np.ndarray, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Linear interpolation of every row of ``rows`` (n, len(x)) onto ``grid``, vectorized.
 
@@ -567,6 +589,79 @@ def merge_duplicates(
     return uniq, _mean(mu), ref, n_dup
 
 
+def _local_step(energy: np.ndarray, at: np.ndarray, width: int = 5) -> np.ndarray:
+    """Typical spacing (eV) of ``energy`` around each of ``at``: the median of the
+    ``width`` steps centred on the interval holding it (a single odd step is ignored)."""
+    steps = np.diff(energy)
+    if steps.size >= width:
+        window = np.lib.stride_tricks.sliding_window_view(steps, width)
+        smooth = np.median(window, axis=-1)
+        smooth = np.concatenate([np.full(width // 2, smooth[0]), smooth,
+                                 np.full(width - 1 - width // 2, smooth[-1])])  # fmt: skip
+    else:
+        smooth = np.full(steps.size, np.median(steps))
+    idx = np.clip(np.searchsorted(energy, at, side="right") - 1, 0, steps.size - 1)
+    return smooth[idx]
+
+
+def union_grid(energies: Sequence[np.ndarray]) -> np.ndarray:
+    """The union of several energy grids over their common range, thinned so that no step
+    is finer than the finest input's typical step at that energy.
+
+    Grids that almost coincide (the same scan recorded a few meV apart) would otherwise
+    interleave into steps of 1e-4 eV, where a derivative is noise. Each point is kept only
+    if it lies at least ``h(E)`` from the previous kept point, with ``h(E)`` the smallest
+    local step (median of five neighbouring steps) of the inputs at ``E``: a fine edge
+    region of one scan survives beside coarse ones. The common range's ends are kept.
+
+    Parameters
+    ----------
+    energies
+        Increasing grids (eV), any lengths.
+
+    Returns
+    -------
+    numpy.ndarray
+        Increasing grid (eV) inside the common range.
+    """
+    grids = [np.asarray(e, dtype=float) for e in energies]
+    lo = max(float(e[0]) for e in grids)
+    hi = min(float(e[-1]) for e in grids)
+    if not lo < hi:
+        raise ValidationError(
+            f"the grids share no energy range (latest start {lo:.2f} eV, earliest end {hi:.2f} eV)"
+        )
+    points = np.unique(np.concatenate(grids))
+    points = points[(points >= lo) & (points <= hi)]
+    finest = np.min([_local_step(e, points) for e in grids], axis=0) * (1 - 1e-9)
+    # greedy thinning: a loop over points, O(n) for the few thousand points of a union
+    kept = [0]
+    for k in range(1, points.size - 1):
+        if points[k] - points[kept[-1]] >= finest[k] and hi - points[k] >= finest[k]:
+            kept.append(k)
+    kept.append(points.size - 1)
+    return points[kept]
+
+
+def trimmed_ranges(series: Sequence[Series], grid: np.ndarray) -> list[dict[str, Any]]:
+    """Series whose own range reaches beyond ``grid`` (eV), with what was cut off."""
+    out = []
+    for i, s in enumerate(series):
+        cut_lo = float(grid[0] - s.energy[0])
+        cut_hi = float(s.energy[-1] - grid[-1])
+        if cut_lo > 1e-6 or cut_hi > 1e-6:
+            out.append(
+                {
+                    "index": i,
+                    "label": s.labels[0],
+                    "own": [float(s.energy[0]), float(s.energy[-1])],
+                    "cut_low_ev": max(cut_lo, 0.0),
+                    "cut_high_ev": max(cut_hi, 0.0),
+                }
+            )
+    return out
+
+
 def _concat_grid(series: list[Series], grid: Any) -> np.ndarray | None:
     if grid is None:
         first = series[0].energy
@@ -586,9 +681,6 @@ def _concat_grid(series: list[Series], grid: Any) -> np.ndarray | None:
             e = series[0].energy
             return e[(e >= lo) & (e <= hi)]
         if grid == "union":
-            lo = max(s.energy[0] for s in series)
-            hi = min(s.energy[-1] for s in series)
-            e = np.unique(np.concatenate([s.energy for s in series]))
-            return e[(e >= lo) & (e <= hi)]
+            return union_grid([s.energy for s in series])
         raise ValidationError(f"grid must be None, 'first', 'union' or an array; got {grid!r}")
     return np.asarray(grid, dtype=float)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+import warnings
 
 import typer
 from rich.markup import escape
 
-from speciate.cli._common import err_console
+from speciate.cli._common import cli_terms, err_console
 from speciate.errors import SpeciateError
 
 __all__ = ["app", "main"]
@@ -43,17 +44,27 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    text = escape(cli_terms(str(message)))
+    err_console.print(f"[yellow]warning:[/] {text}", highlight=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``speciate`` console script.
 
     Errors raised on purpose (`SpeciateError`) are printed as one clear message with
-    exit code 1, not as a traceback.
+    exit code 1, not as a traceback, with library keywords spelled as flags
+    (``duplicates='mean'`` -> ``--duplicates mean``). Usage errors (a bad option, an
+    output path that cannot be written) exit with code 2.
     """
     try:
-        app(args=argv, standalone_mode=False)
+        with warnings.catch_warnings():
+            # library warnings (a trimmed grid, an interpolated reference) as one line each
+            warnings.showwarning = _show_warning
+            app(args=argv, standalone_mode=False)
     except SpeciateError as exc:
-        # escaped: messages hold brackets (pip install 'speciate[eels]') that are not markup
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        message = escape(cli_terms(str(exc)))
+        err_console.print(f"[bold red]error:[/] {message}", highlight=False)
         return 1
     except typer.Exit as exc:
         return int(exc.exit_code or 0)

@@ -8,7 +8,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from speciate.cli._common import console, parse_float_list
+from speciate.cli._common import check_outputs, console, parse_float_list
 from speciate.errors import ValidationError
 
 
@@ -71,6 +71,10 @@ def register(app: typer.Typer) -> None:
             threshold_mask,
         )
 
+        png = output.with_suffix(".png")
+        check_outputs(
+            [("--output", output), ("--plot", png if plot else None)], [spectrum_image, *refs]
+        )
         si = read(spectrum_image, lazy=lazy)
         vals = None if valences is None else parse_float_list(valences, "--valences")
         result = mlls(
@@ -104,7 +108,6 @@ def register(app: typer.Typer) -> None:
             from speciate.eels.plots import valence_figure
 
             spectra = region_spectra(subtract_background(si, result.background), masks)
-            png = output.with_suffix(".png")
             valence_figure(
                 result,
                 spectra,

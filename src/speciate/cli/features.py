@@ -13,7 +13,15 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from speciate.cli._common import console, err_console
+from speciate.cli._common import (
+    check_outputs,
+    console,
+    err_console,
+    input_files,
+    parse_group,
+    parse_sources,
+    save_figure,
+)
 from speciate.cli.info import (
     DuplicatesOpt,
     EnergyOpt,
@@ -21,7 +29,6 @@ from speciate.cli.info import (
     GroupOpt,
     MuOpt,
     SortOpt,
-    parse_group,
 )
 from speciate.errors import ValidationError
 
@@ -53,6 +60,23 @@ WindowOpt = Annotated[
 
 def _cell(value: float, fmt: str) -> str:
     return "–" if value != value else format(value, fmt)
+
+
+def features_figure(norm, table):
+    """`plot_features` with the spectra named (legend up to 12, colour bar beyond)."""
+    from speciate._figstyle import legend_or_colorbar
+    from speciate.features.plots import plot_features
+
+    fig = plot_features(norm, table)
+    ax = fig.axes[-1]
+    stacks = [c for c in ax.collections if len(c.get_paths()) == table.n_spectra]
+    if stacks:
+        legend_or_colorbar(
+            ax, table.labels, colours=stacks[0].get_colors(), loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+        )  # fmt: skip
+    fig.suptitle(f"fingerprints of {table.n_spectra} spectra", fontsize="medium")
+    return fig
 
 
 def parse_windows(items: list[str] | None) -> dict[str, tuple[float, float]]:
@@ -116,10 +140,7 @@ def _edge_line(meta: dict[str, Any]) -> str:
 
 
 def _save(fig: Any, path: Path) -> None:
-    from speciate._atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
+    save_figure(fig, path, dpi=120)
     console.print(f"wrote figure {path}", highlight=False)
 
 
@@ -128,7 +149,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def features(
-        data: Annotated[list[str], typer.Argument(help="Files, folders or glob patterns.")],
+        data: Annotated[
+            list[str],
+            typer.Argument(
+                help="Files, folders or glob patterns; FILE:GROUP picks project groups."
+            ),
+        ],
         output: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write.")],
         plot: Annotated[
             bool, typer.Option("--plot", help="Also save <output>.png: pre-edge and triplet.")
@@ -182,7 +208,11 @@ def register(app: typer.Typer) -> None:
         if edge is not None:
             parse_edge(edge)
 
-        def read(paths: list[str]) -> Any:
+        sources = parse_sources(data)
+        figure_path = output.with_suffix(".png") if plot else None
+        check_outputs([("--output", output), ("--plot", figure_path)], input_files(sources))
+
+        def read(paths: list[Any]) -> Any:
             series = sio.read_many(
                 paths, grid=grid, energy=energy, mu=mu, group=parse_group(group),
                 duplicates=duplicates, sort=sort,
@@ -191,9 +221,9 @@ def register(app: typer.Typer) -> None:
             return with_edge(norm, edge)
 
         if by_edge:
-            _redox(data, read, windows, by, smooth, output, plot)
+            _redox(sources, read, windows, by, smooth, output, plot)
             return
-        norm = read(data)
+        norm = read(sources)
         with np.errstate(all="ignore"):
             table = extract(
                 norm, windows=windows or None, calibration=cal, smooth_ev=smooth,
@@ -205,9 +235,7 @@ def register(app: typer.Typer) -> None:
         missing = _warn_missing(table)
         console.print(f"wrote {table.n_spectra} rows to {output}", highlight=False)
         if plot:
-            from speciate.features.plots import plot_features
-
-            _save(plot_features(norm, table), output.with_suffix(".png"))
+            _save(features_figure(norm, table), output.with_suffix(".png"))
             if missing:
                 console.print(f"not in the figure (no values): {', '.join(missing)}",
                               highlight=False)  # fmt: skip

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from speciate.cli._common import console, parse_float_list
+from speciate.cli._common import (
+    check_outputs,
+    console,
+    input_files,
+    parse_float_list,
+    parse_group,
+    parse_sources,
+    save_figure,
+)
 from speciate.cli.info import (
     DuplicatesOpt,
     EnergyOpt,
@@ -17,11 +25,15 @@ from speciate.cli.info import (
     GroupOpt,
     MuOpt,
     SortOpt,
-    parse_group,
+    StdEnergyOpt,
+    StdGroupOpt,
+    StdMuOpt,
 )
-from speciate.errors import ValidationError
+from speciate.errors import ReadError, ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
     from speciate.fit import LCFResult
 
 _SHOWN_ROWS = 12
@@ -37,17 +49,33 @@ def _normalized(series: Any, already: bool) -> Any:
     return normalize(series)
 
 
-def read_standards(items: list[str], already: bool, **options: Any) -> list[Any]:
-    """Every spectrum of every --standards item (file, folder or glob; every group of a
-    project file), each normalized on its own grid."""
+def read_standards(
+    items: list[str], already: bool, group: Any = None, **options: Any
+) -> list[Any]:
+    """Every spectrum of every --standards item (file, folder or glob), each normalized on
+    its own grid: all groups of a project file, or those of ``FILE:GROUP1,GROUP2``, or
+    ``group`` (label, index or list) in files that hold several groups."""
     import speciate.io as sio
+    from speciate.io.registry import select_group
 
     options = {key: val for key, val in options.items() if key != "group"}
-    return [
-        _normalized(spectrum, already)
-        for path in sio.expand_paths(items)
-        for spectrum in sio.read_groups(path, **options)
-    ]
+    chosen = None if group is None else (group if isinstance(group, list) else [group])
+    out = []
+    for item in parse_sources(items):
+        pattern, own = item if isinstance(item, tuple) else (item, None)
+        for path in sio.expand_paths(pattern):
+            groups = sio.read_groups(path, **options)
+            picked = own if own is not None else (chosen if len(groups) > 1 else None)
+            if picked is not None:
+                labels = [s.labels[0] for s in groups]
+                groups = [groups[select_group(labels, g, path)] for g in picked]
+            out.extend(_normalized(spectrum, already) for spectrum in groups)
+    return out
+
+
+def plot_paths(output: Path) -> list[Path]:
+    """The figures ``--plot`` writes beside ``output``."""
+    return [output.with_name(output.stem + suffix + ".png") for suffix in ("_fits", "_weights")]
 
 
 def parse_e_range(text: str) -> tuple[float, float]:
@@ -76,17 +104,42 @@ def weights_table(result: LCFResult, subsets: list[str] | None = None) -> Table:
 
 
 def save_plots(result: LCFResult, output: Path) -> list[Path]:
-    """<output>_fits.png (data, fit, components, residual) and <output>_weights.png."""
-    from speciate._atomic import atomic_path
+    """Save `fit_figures` as <output>_fits.png and <output>_weights.png."""
+    paths = plot_paths(output)
+    for path, fig in zip(paths, fit_figures(result)):
+        save_figure(fig, path, dpi=110)
+    return paths
+
+
+def fit_figures(result: LCFResult) -> tuple[Figure, Figure]:
+    """Data, fit, components and residual of up to 6 spectra, the worst fit among them;
+    weights against time or spectrum index. Both titled with the worst fit."""
+    import numpy as np
+
     from speciate.fit.plots import plot_fits, plot_weights
 
-    paths = []
-    for suffix, fig in (("_fits", plot_fits(result)), ("_weights", plot_weights(result))):
-        path = output.with_name(output.stem + suffix + ".png")
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=110)
-        paths.append(path)
-    return paths
+    n = result.n_spectra
+    worst = int(np.nanargmax(result.r_factor))
+    spread = np.linspace(0, n - 1, min(5, n)).round().astype(int)
+    shown = sorted({*spread.tolist(), worst})
+    worst_text = f"worst fit: {result.labels[worst]}, R = {result.r_factor[worst]:.2g}"
+    fits = plot_fits(result, indices=shown)
+    for ax in fits.axes:
+        if ax.get_title() == f"{result.labels[worst]}   R = {result.r_factor[worst]:.3g}":
+            ax.set_title(worst_text, fontsize=9, color="tab:red")
+    # above the panels' own titles; save_figure's tight box takes it in
+    fits.suptitle(
+        f"LCF of {n} spectra against {len(result.standards)} standards "
+        f"({len(shown)} shown); {worst_text}",
+        fontsize="medium",
+        y=1.0,
+        va="bottom",
+    )
+    weights = plot_weights(result)
+    weights.axes[0].set_title(
+        f"LCF weights ±1σ of {n} spectra; {worst_text}", fontsize="medium", loc="left"
+    )
+    return fits, weights
 
 
 def register(app: typer.Typer) -> None:
@@ -94,13 +147,19 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def fit(
-        data: Annotated[list[str], typer.Argument(help="Files, folders or glob patterns.")],
+        data: Annotated[
+            list[str],
+            typer.Argument(
+                help="Files, folders or glob patterns; FILE:GROUP picks project groups."
+            ),
+        ],
         standards: Annotated[
             list[str],
             typer.Option(
                 "--standards",
                 "-s",
-                help="Standard file, folder or glob; repeat for more (each on its own grid).",
+                help="Standard file, folder or glob; repeat for more (each on its own grid). "
+                "FILE:GROUP1,GROUP2 picks groups of a project file.",
             ),
         ],
         output: Annotated[
@@ -147,6 +206,9 @@ def register(app: typer.Typer) -> None:
         group: GroupOpt = None,
         duplicates: DuplicatesOpt = "error",
         sort: SortOpt = False,
+        std_energy: StdEnergyOpt = None,
+        std_mu: StdMuOpt = None,
+        std_group: StdGroupOpt = None,
     ) -> None:
         """Linear-combination fit of every spectrum against standards, all at once."""
         import speciate.io as sio
@@ -156,10 +218,31 @@ def register(app: typer.Typer) -> None:
             raise ValidationError(f"--output must end in .csv or .nc; got {output.name!r}")
         if combinations < 0:
             raise ValidationError(f"--combinations must be >= 1 (0: off); got {combinations}")
-        options = {"energy": energy, "mu": mu, "group": parse_group(group),
-                   "duplicates": duplicates, "sort": sort}  # fmt: skip
-        series = _normalized(sio.read_many(data, grid=grid, **options), normalized)
-        stds = read_standards(standards, normalized, **options)
+        ranked = output.with_name(output.stem + "_ranked.csv")
+        sources = parse_sources(data)
+        check_outputs(
+            [("--output", output), ("--combinations", ranked if combinations else None),
+             *(("--plot", p) for p in (plot_paths(output) if plot else []))],
+            input_files(sources, parse_sources(standards)),
+        )  # fmt: skip
+        options = {"mu": mu, "duplicates": duplicates, "sort": sort}
+        series = _normalized(
+            sio.read_many(sources, grid=grid, energy=energy, group=parse_group(group), **options),
+            normalized,
+        )
+        options.update(
+            energy=energy if std_energy is None else std_energy,
+            mu=mu if std_mu is None else std_mu,
+        )
+        try:
+            stds = read_standards(standards, normalized, group=parse_group(std_group), **options)
+        except ReadError as exc:
+            raise ReadError(
+                f"{exc.message} (a standard: its columns are --std-energy/--std-mu, "
+                "default --energy/--mu)",
+                exc.path,
+                exc.line,
+            ) from exc
         common = {
             "e_range": parse_e_range(e_range),
             "relative_to": "absolute" if absolute else "e0",
@@ -178,7 +261,6 @@ def register(app: typer.Typer) -> None:
             subsets = combo.summary()["subset"].tolist()
             table = result.to_dataframe()
             table.insert(1, "subset", subsets)
-            ranked = output.with_name(output.stem + "_ranked.csv")
             combo.to_csv(ranked)
         else:
             result = sfit.lcf(series, stds, shifts=True if shifts else None, **common)

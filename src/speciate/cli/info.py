@@ -24,24 +24,38 @@ ReferenceOpt = Annotated[
     typer.Option("--reference", help="Reference-foil column or expression, e.g. 'ln(it/iref)'."),
 ]
 GroupOpt = Annotated[
-    str | None, typer.Option("--group", help="Group label or 0-based index (Athena projects).")
+    list[str] | None,
+    typer.Option(
+        "--group",
+        help="Group label or 0-based index of project files; repeat for several. "
+        "One file's own groups: FILE:GROUP1,GROUP2.",
+    ),
 ]
 DuplicatesOpt = Annotated[
     str, typer.Option("--duplicates", help="Repeated energies: error, mean or first.")
 ]
 SortOpt = Annotated[bool, typer.Option("--sort", help="Sort rows with decreasing energies.")]
+# The same for the standards, which often come from other files than the data.
+StdEnergyOpt = Annotated[
+    str | None,
+    typer.Option("--std-energy", help="Energy column of the standards (default: as --energy)."),
+]
+StdMuOpt = Annotated[
+    str | None,
+    typer.Option("--std-mu", help="mu column or expression of the standards (default: as --mu)."),
+]
+StdGroupOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--std-group",
+        help="Group(s) of the standards' project files; repeat for several "
+        "(or -s FILE:GROUP1,GROUP2).",
+    ),
+]
 GridOpt = Annotated[
     str | None,
     typer.Option("--grid", help="Different grids: interpolate onto 'first' or 'union'."),
 ]
-
-
-def parse_group(text: str | None) -> str | int | None:
-    """``"3"`` -> 3 (an index); any other text is a group label."""
-    if text is None:
-        return None
-    stripped = text.strip()
-    return int(stripped) if stripped.lstrip("-").isdigit() else text
 
 
 def _e0_text(energy: np.ndarray, mu: np.ndarray) -> str:

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from speciate.cli._common import console, parse_float_list
+from speciate.cli._common import (
+    check_outputs,
+    console,
+    input_files,
+    parse_float_list,
+    parse_group,
+    parse_sources,
+    save_figure,
+)
 from speciate.cli.info import (
     DuplicatesOpt,
     EnergyOpt,
@@ -17,12 +25,12 @@ from speciate.cli.info import (
     MuOpt,
     ReferenceOpt,
     SortOpt,
-    parse_group,
 )
 from speciate.errors import ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
+    from matplotlib.figure import Figure
 
     from speciate.xanes import NormResult
 
@@ -40,26 +48,32 @@ def parse_range(text: str, name: str) -> tuple[float, float | None]:
 
 
 def plot_normalized(result: NormResult, path: Path) -> None:
-    """Save a figure of every normalized spectrum, atomically."""
+    """Save `normalized_figure` to ``path``, atomically."""
+    save_figure(normalized_figure(result), path, dpi=120)
+
+
+def normalized_figure(result: NormResult) -> Figure:
+    """Every normalized spectrum, legend up to 12, colour bar beyond."""
     import matplotlib
+    import numpy as np
     from matplotlib.figure import Figure
 
-    from speciate._atomic import atomic_path
+    from speciate._figstyle import legend_or_colorbar
 
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.add_subplot()
-    colors = matplotlib.colormaps["viridis"]
     n = result.n_spectra
+    colours = matplotlib.colormaps["viridis"](np.linspace(0.0, 0.9, n))
     for i in range(n):
-        ax.plot(result.energy, result.norm[i], lw=0.8, color=colors(i / max(n - 1, 1)))
+        ax.plot(result.energy, result.norm[i], lw=0.8, color=colours[i], label=result.labels[i])
     ax.set_xlabel("energy (eV)")
     ax.set_ylabel("normalized μ(E)")
     lo, hi = float(result.e0.min()), float(result.e0.max())
     ax.set_xlim(max(result.energy[0], lo - 50), min(result.energy[-1], hi + 100))
-    ax.set_title(f"{n} spectra, E0 {lo:.1f}-{hi:.1f} eV")
-    fmt = path.suffix.lstrip(".") or "png"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=fmt, dpi=120)
+    what = "normalized spectrum" if n == 1 else f"{n} normalized spectra"
+    ax.set_title(f"{what}, E0 {lo:.1f}–{hi:.1f} eV", fontsize="medium")
+    legend_or_colorbar(ax, result.labels, colours=colours if n > 12 else None, loc="lower right")
+    return fig
 
 
 def summary_table(result: NormResult, shifts: np.ndarray | None = None) -> Table:
@@ -79,7 +93,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def normalize(
         inputs: Annotated[
-            list[str], typer.Argument(help="Files, folders or glob patterns, in order.")
+            list[str],
+            typer.Argument(
+                help="Files, folders or glob patterns, in order; FILE:GROUP picks project groups."
+            ),
         ],
         output: Annotated[Path, typer.Option("--output", "-o", help="NetCDF file to write (.nc).")],
         plot: Annotated[
@@ -130,8 +147,10 @@ def register(app: typer.Typer) -> None:
         if pre_range[1] is None:
             raise ValidationError(f"--pre needs both ends; got {pre!r}")
         post_range = parse_range(post, "--post")
+        sources = parse_sources(inputs)
+        check_outputs([("--output", output), ("--plot", plot)], input_files(sources))
         series = sio.read_many(
-            inputs,
+            sources,
             grid=grid,
             energy=energy,
             mu=mu,

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from speciate.cli._common import console, err_console, parse_float_list
+from speciate.cli._common import check_outputs, console, err_console, parse_float_list
 from speciate.errors import ValidationError
 
 
@@ -53,6 +53,7 @@ def register(app: typer.Typer) -> None:
         """Compute theory XANES standards for every phase and radius (cached, resumable)."""
         from speciate.theory import sweep
 
+        check_outputs([("--output", output)], [p for p in phase if Path(p).exists()])
         if engine == "feff":
             options: dict = {"potential": potential}
             if scf is not None:

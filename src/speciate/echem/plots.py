@@ -11,6 +11,7 @@ import numpy as np
 from speciate.echem.capacity import CycleSummary, capacity_per_cycle
 from speciate.echem.compare import Comparison
 from speciate.echem.curves import Curves, curves
+from speciate.echem.cycles import Segmentation, segment
 from speciate.echem.cycling import Cycling
 from speciate.echem.dqdv import DQDV, dqdv
 
@@ -68,8 +69,21 @@ def plot_curves(data: Curves, ax: Axes) -> Axes:
         labelled.add(c)
     ax.set_xlabel("capacity (mAh/g)" if specific else "capacity (mAh)")
     ax.set_ylabel("voltage (V)")
-    ax.legend(frameon=False, fontsize="small")
+    _cycle_key(ax, colors)
     return ax
+
+
+def _cycle_key(ax: Axes, colors: dict[int, tuple]) -> None:
+    """Legend of the cycles, a colour bar when there are more than 12."""
+    from speciate._figstyle import legend_or_colorbar
+
+    cycles = sorted(colors)
+    legend_or_colorbar(
+        ax,
+        [f"cycle {c}" for c in cycles],
+        colours=[colors[c] for c in cycles] if len(cycles) > 12 else None,
+        title="cycle" if len(cycles) > 12 else None,
+    )
 
 
 def plot_dqdv(data: DQDV, ax: Axes, label: str | None = None, color: str | None = None) -> Axes:
@@ -95,7 +109,10 @@ def plot_dqdv(data: DQDV, ax: Axes, label: str | None = None, color: str | None 
     ax.axhline(0.0, color="0.6", lw=0.5)
     ax.set_xlabel("voltage (V)")
     ax.set_ylabel(f"dQ/dV ({data.units})")
-    ax.legend(frameon=False, fontsize="small")
+    if color is None:
+        _cycle_key(ax, colors)
+    else:
+        ax.legend(frameon=False, fontsize="small")
     return ax
 
 
@@ -107,16 +124,21 @@ def figure1(
     dqdv_cycles: Sequence[int] = (1, 450),
     strict: bool = False,
     strict_dqdv: bool | None = None,
+    segmentation: Segmentation | None = None,
+    voltage_range_v: tuple[float, float] | None = None,
 ) -> Figure:
     """Three panels: capacity vs cycle, voltage vs capacity of ``cycles``, dQ/dV.
 
     Cycles absent from the record are left out of panels (b) and (c) and named in the
     figure's suptitle, unless ``strict`` (``strict_dqdv`` for panel (c), default the same)
-    asks for a `ValidationError` instead.
+    asks for a `ValidationError` instead. ``segmentation`` (default `segment(cycling)`)
+    sets which half-cycle opens a cycle; ``voltage_range_v`` (low, high) V limits the
+    dQ/dV and the voltage axes.
     """
     from matplotlib.figure import Figure
 
-    summary = capacity_per_cycle(cycling, mass_mg=mass_mg)
+    seg = segmentation or segment(cycling)
+    summary = capacity_per_cycle(cycling, mass_mg=mass_mg, segmentation=seg)
     have = set(summary.cycle.tolist())
     use = [c for c in cycles if c in have] if not strict else list(cycles)
     strict_dqdv = strict if strict_dqdv is None else strict_dqdv
@@ -125,15 +147,30 @@ def figure1(
     ax = fig.subplots(1, 3)
     plot_capacity(summary, ax[0])
     if use:
-        plot_curves(curves(cycling, use, mass_mg=mass_mg), ax[1])
+        plot_curves(curves(cycling, use, mass_mg=mass_mg, segmentation=seg), ax[1])
     if use_dqdv:
-        plot_dqdv(dqdv(cycling, use_dqdv, mass_mg=mass_mg), ax[2])
-    for a, tag in zip(ax, "abc"):
-        a.set_title(f"({tag})", loc="left")
+        data = dqdv(
+            cycling, use_dqdv, mass_mg=mass_mg, segmentation=seg, voltage_range_v=voltage_range_v
+        )
+        plot_dqdv(data, ax[2])
+    if voltage_range_v is not None:
+        ax[1].set_ylim(*voltage_range_v)
+        ax[2].set_xlim(*voltage_range_v)
+    titles = ("capacity per cycle", f"voltage, cycles {_listed(use)}",
+              f"dQ/dV, cycles {_listed(use_dqdv)}")  # fmt: skip
+    for a, tag, title in zip(ax, "abc", titles):
+        a.set_title(f"({tag}) {title}", loc="left", fontsize="medium")
     skipped = sorted(set(cycles) - set(use)) + sorted(set(dqdv_cycles) - set(use_dqdv))
     if skipped:
         fig.suptitle(f"cycles not in the record: {sorted(set(skipped))}", fontsize="small")
     return fig
+
+
+def _listed(cycles: Sequence[int]) -> str:
+    if not cycles:
+        return "none in the record"
+    shown = ", ".join(str(c) for c in cycles[:6])
+    return shown + (", ..." if len(cycles) > 6 else "")
 
 
 def plot_comparison(comparison: Comparison, cells: Iterable[str] | None = None) -> Figure:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from speciate._figstyle import date_axis, legend_or_colorbar
 from speciate.errors import ValidationError
 from speciate.fit.results import LCFResult
 from speciate.fit.scan import ScanResult
@@ -146,8 +147,11 @@ def plot_weights(
             err = np.asarray(stderr, dtype=float)[:, j]
             ax.fill_between(xs, w[:, j] - err, w[:, j] + err, color=colour, alpha=0.25, lw=0)
     ax.set_xlabel(label)
-    ax.set_ylabel("weight")
-    ax.legend(fontsize=8, frameon=False, ncols=min(k, 3))
+    ax.set_ylabel("weight (fraction of the edge step)")
+    if np.asarray(xs).dtype.kind == "M":
+        date_axis(ax)
+    # outside the axes: weights span 0..1, an inside legend would hide curves
+    legend_or_colorbar(ax, names, title="standard", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 

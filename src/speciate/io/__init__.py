@@ -212,15 +212,65 @@ def _expand_one(item: PathLike) -> list[Path]:
     return sorted(found, key=natural_key)
 
 
+GroupChoice = str | int | Sequence[str | int] | None
+
+
+def _selection(group: GroupChoice) -> tuple[str | int, ...] | None:
+    """None, or the groups to pick, each a label or an index."""
+    if group is None:
+        return None
+    if isinstance(group, (str, int, np.integer)):
+        group = [group]
+    picked = tuple(int(g) if isinstance(g, np.integer) else g for g in group)
+    for g in picked:
+        if not isinstance(g, (str, int)) or isinstance(g, bool):
+            raise ValidationError(f"group must be a label (str) or an index (int); got {g!r}")
+    if not picked:
+        raise ValidationError("group is an empty list; give at least one label or index")
+    return picked
+
+
+def _items(paths_or_glob: Any) -> list[tuple[PathLike, GroupChoice]]:
+    """``paths_or_glob`` as (path-or-pattern, own groups or None) pairs."""
+    if isinstance(paths_or_glob, (str, os.PathLike)):
+        return [(paths_or_glob, None)]
+    items = list(paths_or_glob)
+    if not items:
+        raise ValidationError("expected at least one path; got an empty list")
+    out: list[tuple[PathLike, GroupChoice]] = []
+    for item in items:
+        if isinstance(item, tuple):
+            if len(item) != 2:
+                raise ValidationError(
+                    f"a (path, group) item must have 2 entries; got {len(item)}: {item!r}"
+                )
+            out.append((item[0], item[1]))
+        else:
+            out.append((item, None))
+    return out
+
+
+def _pick_groups(
+    path: Path, options: ReadOptions, picked: tuple[str | int, ...] | None, format: str | None
+) -> list[Series]:
+    if picked is not None and len(picked) == 1:
+        options = ReadOptions(**{**vars(options), "group": picked[0]})
+    fmt, groups = _read_groups(path, options, format)
+    if picked is None or (len(picked) == 1 and fmt.multi_group):
+        return groups
+    labels = [s.labels[0] for s in groups]
+    return [groups[select_group(labels, g, path)] for g in picked]
+
+
 @records_provenance
 def read_many(
-    paths_or_glob: PathLike | Sequence[PathLike],
+    paths_or_glob: PathLike | Sequence[PathLike | tuple[PathLike, GroupChoice]],
     grid: Any = None,
     *,
     energy: str | None = None,
     mu: str | None = None,
     reference: str | None = None,
-    group: str | int | None = None,
+    group: GroupChoice = None,
     duplicates: str = "error",
     sort: bool = False,
     format: str | None = None,
@@ -232,12 +282,17 @@ def read_many(
     paths_or_glob
         A folder (every non-hidden file in it), a glob pattern (``"scans/*.txt"``), a file
         or a list of these (see `expand_paths`): natural order (``_2`` before ``_10``).
+        A list item may be a ``(path, group)`` pair: that file's own group choice, e.g.
+        ``[("Mn.prj", ["MnO", "Mn2O3"]), "scan.dat"]``.
     grid
         As in `Series.concat`: None requires one common energy grid; ``"first"``,
         ``"union"`` or an array (eV) interpolates (recorded in ``meta["concat"]``).
-    energy, mu, reference, group, duplicates, sort, format
-        As in `read`, for every file. Multi-group files contribute all their groups
-        unless ``group`` picks one.
+    group
+        For every file without its own choice: a group label or 0-based index, or a list
+        of them (picked in that order). Multi-group files contribute all their groups
+        when no group is chosen.
+    energy, mu, reference, duplicates, sort, format
+        As in `read`, for every file.
 
     Returns
     -------
@@ -246,18 +301,16 @@ def read_many(
         they all carry one; coordinate ``source`` = file name; ``meta["sources"]`` lists
         every input file.
     """
-    if isinstance(group, np.integer):
-        group = int(group)
-    paths = expand_paths(paths_or_glob)
-    options = ReadOptions(energy, mu, reference, duplicates, sort, group)
+    default = _selection(group)
+    options = ReadOptions(energy, mu, reference, duplicates, sort, None)
     parts: list[Series] = []
     names: list[str] = []
-    for path in paths:
-        fmt, groups = _read_groups(path, options, format)
-        if group is not None and not fmt.multi_group:
-            groups = [groups[select_group([s.labels[0] for s in groups], group, path)]]
-        parts.extend(groups)
-        names.extend([path.name] * sum(s.n_spectra for s in groups))
+    for item, own in _items(paths_or_glob):
+        picked = default if own is None else _selection(own)
+        for path in expand_paths(item):
+            groups = _pick_groups(path, options, picked, format)
+            parts.extend(groups)
+            names.extend([path.name] * sum(s.n_spectra for s in groups))
     try:
         stacked = Series.concat(parts, grid=grid)
     except SpeciateError as exc:
@@ -280,3 +333,5 @@ def read_many(
     coords = dict(stacked.coords)
     coords.setdefault("source", np.array(names))
     return stacked.replace(coords=coords, meta=meta)
+
+
