@@ -157,6 +157,7 @@ def write_demo_study(
     atomic_write_text(study_path, text)
     study = load_study(study_path)
     theory = theory_stage(study, {})["series"]
+    # the host exactly as the study normalizes that standard, so the fit sees the same one
     spec = next(s for s in study.standards if s["name"] == "Li2MnO3 (measured)")
     host = standard_series(study, spec)
     series = spinel_domain_growth(host, theory, n_spectra=n_spectra, seed=seed)
