@@ -25,6 +25,7 @@ h1 { border-bottom: 2px solid #446; } h2 { color: #334; margin-top: 2.2em; }
 figure { margin: 1.2em 0; } img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: 0.9em; color: #333; margin-top: .3em; }
 .plot { width: 100%; height: 440px; border: 1px solid #ddd; }
+figure.table { overflow-x: auto; }
 table { border-collapse: collapse; font-size: 0.82em; margin: .8em 0; }
 td, th { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
 .failed { background: #fdecea; border-left: 4px solid #c62828; padding: .5em 1em; }

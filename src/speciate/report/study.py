@@ -363,7 +363,7 @@ def _section_c(study: Any, inputs: Mapping[str, Any], figdir: Path, failures: li
     )
     t = study.theory
     cap1 = (
-        f"Top: computed {study.spectra[0].get('edge', '')} XANES of {', '.join(uniq)} for "
+        f"Top: computed {t.get('absorber', 'Mn')} K XANES of {', '.join(uniq)} for "
         f"absorber-centred clusters of radius {rmin:g}–{rmax:g} Å (colour: radius), from {src}; "
         f"normalized per absorbing atom, Gaussian broadening "
         f"{t.get('broadening', {}).get('fwhm', 'none')} eV FWHM, energy shift "
@@ -384,6 +384,16 @@ def _section_c(study: Any, inputs: Mapping[str, Any], figdir: Path, failures: li
             b.plot(r, np.asarray(table["preedge_b_height"])[idx], "s--", label=f"{ph} B")
         a.set(xlabel="cluster radius (Å)", ylabel="α (white-line height), β (edge shape)")
         b.set(xlabel="cluster radius (Å)", ylabel="pre-edge peak height (norm)")
+        pre = np.asarray(table["preedge_a_height"], float)
+        if not np.isfinite(pre).any():
+            b.text(
+                0.5,
+                0.5,
+                "no pre-edge peak A/B found in any\ncomputed spectrum",
+                ha="center",
+                va="center",
+                transform=b.transAxes,
+            )
         a.legend(fontsize=7, frameon=False)
         b.legend(fontsize=7, frameon=False)
         png2 = save_figure(fig2, figdir / "c_theory_trends.png")
@@ -445,24 +455,38 @@ def _reversibility(frac: np.ndarray, sync: Any) -> list[tuple[int, float, float,
     return rows
 
 
-def _lcf_table(res: Any, limit: int = 80) -> str:
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in res.standards)
+def _weights_table(
+    labels: Sequence[str],
+    names: Sequence[str],
+    weights: np.ndarray,
+    stderr: np.ndarray,
+    r_factor: np.ndarray,
+    extra: Sequence[str] | None = None,
+    limit: int = 80,
+) -> str:
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
     rows = []
-    step = max(1, res.n_spectra // limit)
-    for i in range(0, res.n_spectra, step):
+    step = max(1, len(labels) // limit)
+    for i in range(0, len(labels), step):
         cells = "".join(
-            f"<td>{res.weights[i, j]:.3f} ± {res.stderr[i, j]:.3f}</td>"
-            for j in range(len(res.standards))
+            f"<td>{weights[i, j]:.3f} ± {stderr[i, j]:.3f}</td>" for j in range(len(names))
         )
+        more = f"<td>{html.escape(extra[i])}</td>" if extra is not None else ""
         rows.append(
-            f"<tr><th>{html.escape(str(res.labels[i]))}</th>{cells}"
-            f"<td>{res.r_factor[i]:.2e}</td></tr>"
+            f"<tr><th>{html.escape(str(labels[i]))}</th>{cells}{more}"
+            f"<td>{r_factor[i]:.2e}</td></tr>"
         )
+    more_head = "<th>best candidate</th>" if extra is not None else ""
     return (
-        f"<table class='lcf'><tr><th>spectrum</th>{head}<th>R-factor</th></tr>"
+        f"<table class='lcf'><tr><th>spectrum</th>{head}{more_head}<th>R-factor</th></tr>"
         + "".join(rows)
         + "</table>"
     )
+
+
+def _rows_note(n: int, limit: int = 80) -> str:
+    step = max(1, n // limit)
+    return "all rows" if step == 1 else f"every {step}th row shown; all rows in results/"
 
 
 def _section_d(
@@ -496,10 +520,12 @@ def _section_d(
             res = fit["lcf"]
             tables.append(
                 (
-                    f"{label}: weight ± 1σ of each standard and R-factor per spectrum (every "
-                    f"{max(1, res.n_spectra // 80)}. row shown; all rows in results/), fitted over "
-                    f"{res.e_range} eV with options {json.dumps(jsonable(opts))}.",
-                    _lcf_table(res),
+                    f"{label}: weight ± 1σ of each standard and R-factor per spectrum "
+                    f"({_rows_note(res.n_spectra)}), fitted over {res.e_range} eV with options "
+                    f"{json.dumps(jsonable(opts))}.",
+                    _weights_table(
+                        res.labels, res.standards, res.weights, res.stderr, res.r_factor
+                    ),
                 )
             )
             for j, n in enumerate(res.standards):
@@ -530,6 +556,33 @@ def _section_d(
         if "scan" in fit:
             sc = fit["scan"]
             cand = sc.best_weights[:, -1]
+            cols = np.arange(sc.n_spectra)
+            tables.append(
+                (
+                    f"{label}: weight ± 1σ of the fixed standards and of the best theory "
+                    f"candidate, which candidate, and R-factor per spectrum "
+                    f"({_rows_note(sc.n_spectra)}); options {json.dumps(jsonable(opts))}.",
+                    _weights_table(
+                        sc.labels,
+                        (*sc.fixed, "candidate"),
+                        sc.best_weights,
+                        sc.stderr[sc.best_index, cols],
+                        sc.best_r_factor,
+                        extra=list(sc.best),
+                    ),
+                )
+            )
+            if fit["components"]:
+                for j, n in enumerate(sc.fixed):
+                    a.errorbar(
+                        x,
+                        sc.best_weights[:, j],
+                        yerr=sc.stderr[sc.best_index, cols, j],
+                        fmt="o",
+                        ms=3,
+                        lw=0.7,
+                        label=n,
+                    )
             a.plot(x, cand, "k^", ms=4, label="best theory candidate")
             names = [f"{p} {r:g} Å" for p, r in zip(sc.phase, sc.radius)]
             order = np.lexsort((sc.radius, sc.phase))

@@ -159,6 +159,19 @@ def _input_files(study: Study) -> list[str]:
     return files
 
 
+def _code_version(version: str) -> str:
+    """The speciate version plus a hash of the study and report code, so a changed stage
+    or figure recomputes even within one release."""
+    import hashlib
+
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for sub in ("study", "report"):
+        for f in sorted((root / sub).glob("*.py")):
+            h.update(f.read_bytes())
+    return f"{version}+{h.hexdigest()[:12]}"
+
+
 def run_study(
     study: str | Path | Study,
     *,
@@ -196,7 +209,12 @@ def run_study(
     if not (out / "report.html").exists():
         force.append("report")
     records, values, keys = run_stages(
-        study, stages, out / ".cache", version=__version__, force=force, progress=progress
+        study,
+        stages,
+        out / ".cache",
+        version=_code_version(__version__),
+        force=force,
+        progress=progress,
     )
     write_results(study, {k: v for k, v in values.items() if k != "report"})
     prov = _provenance(study, records, keys, time.perf_counter() - t0)

@@ -227,7 +227,8 @@ def _fit(index: int, f: Mapping[str, Any]) -> Callable[[Study, Mapping[str, Any]
         stds = [inputs["standards"]["standards"][c] for c in comps] if comps else []
         rest = forwarded({k: v for k, v in f.items() if k not in _FIT_KEYS})
         out: dict[str, Any] = {"spectra": f["spectra"], "components": comps, "options": rest}
-        if comps:
+        if comps and f.get("scan") is None:
+            # with a scan, the components are its fixed standards and the scan fits them
             out["lcf"] = lcf(norm, stds, **rest)
         if f.get("combinations"):
             copts = f["combinations"] if isinstance(f["combinations"], Mapping) else {}
