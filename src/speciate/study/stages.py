@@ -360,7 +360,10 @@ def build_stages(study: Study, report: Callable[[Study, Mapping[str, Any]], Any]
         )
     if study.echem:
         e = study.echem
-        files = tuple(_spec_files(study, e)) if e.get("files") else ()
+        try:
+            files = tuple(_spec_files(study, e))
+        except Exception:  # missing files: the stage fails with the reader's message
+            files = ()
         opts = {k: v for k, v in e.items() if k not in ("sync", "time_offset_s")}
         stages.append(Stage("echem", "echem", _echem, options=opts, files=files))
         for spec in study.spectra:
