@@ -4,6 +4,7 @@ report in a headless browser."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -162,7 +163,10 @@ def test_report_opens_in_headless_chromium_without_errors(demo: Path, tmp_path: 
         )
         for key in SECTIONS:
             assert page.locator(f"section[data-section='{key}']").count() == 1, key
-        shot = tmp_path / "report.png"
+        # SPECIATE_REPORT_SCREENSHOT=docs/images/report.png refreshes the README's picture
+        shot = Path(os.environ.get("SPECIATE_REPORT_SCREENSHOT", tmp_path / "report.png"))
+        page.set_viewport_size({"width": 1280, "height": 1500})
+        page.evaluate("document.getElementById('operando').scrollIntoView()")
         page.screenshot(path=str(shot), full_page=False)
         browser.close()
     assert errors == []

@@ -161,7 +161,9 @@ def _section_a(study: Any, inputs: Mapping[str, Any], figdir: Path, failures: li
 # --- (b) operando XANES ------------------------------------------------------------------
 
 
-def _stack_figure(norm: Any, soc: np.ndarray | None, table: Any, edge: str, path: Path) -> Path:
+def _stack_figure(
+    norm: Any, soc: np.ndarray | None, table: Any, edge: str, path: Path, name: str = ""
+) -> Path:
     import matplotlib
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
@@ -178,7 +180,8 @@ def _stack_figure(norm: Any, soc: np.ndarray | None, table: Any, edge: str, path
     for i in range(n):
         col = cmap(scale(c[i])) if np.isfinite(c[i]) else "0.6"
         ax.plot(norm.energy, norm.norm[i], color=col, lw=0.8)
-    ax.set(xlim=win, xlabel="Energy (eV)", ylabel="Normalized μ(E)", title=f"{edge} XANES")
+    ax.set(xlim=win, xlabel="Energy (eV)", ylabel="Normalized μ(E)")
+    ax.set_title(name or f"{edge} XANES", fontsize=10)
     fig.colorbar(
         ScalarMappable(scale, cmap),
         ax=ax,
@@ -237,7 +240,7 @@ def _section_b(
         table = feat["table"] if feat else None
         soc, how, voltage, _sync = state_of_charge(spec, inputs)
         edge = spec.get("edge") or "XANES"
-        png = _stack_figure(norm, soc, table, edge, figdir / f"b_stack_{_slug(name)}.png")
+        png = _stack_figure(norm, soc, table, edge, figdir / f"b_stack_{_slug(name)}.png", name)
         tri = ""
         if table is not None:
             g = np.asarray(table["gamma_deg"], float)
