@@ -556,6 +556,15 @@ def _section_d(
                             f"<th>reversibility</th></tr>{rows}</table>",
                         )
                     )
+        if "combinations" in fit:
+            summary = fit["combinations"].summary()
+            tables.append(
+                (
+                    f"{label}: every combination of up to the chosen number of standards, fitted "
+                    "to every spectrum (speciate.fit.combinations), best first.",
+                    summary.head(40).to_html(float_format=lambda v: f"{v:.4g}", border=0),
+                )
+            )
         if "scan" in fit:
             sc = fit["scan"]
             cand = sc.best_weights[:, -1]
@@ -745,7 +754,8 @@ def _section_e(
         )
         n += 1
     ax.set(xlabel="state of charge", ylabel="edge shift (eV)")
-    ax.legend(fontsize=7, frameon=False)
+    if n:
+        ax.legend(fontsize=7, frameon=False)
     pf.update_layout(
         xaxis_title="state of charge",
         yaxis_title="edge shift (eV)",
