@@ -87,7 +87,17 @@ _KNOWN: dict[str, set[str]] = {
         "sync",
         "description",
     },
-    "eels": {"image", "low_loss", "synthetic", "references", "background", "fwhm", "regions"},
+    "eels": {
+        "image",
+        "low_loss",
+        "synthetic",
+        "references",
+        "valences",
+        "background",
+        "fwhm",
+        "regions",
+        "mlls",
+    },
     "report": {"title", "cycles"},
 }
 _FIT_RUNNER_KEYS = {"spectra", "components", "scan", "combinations", "name"}

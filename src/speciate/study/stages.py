@@ -298,13 +298,14 @@ def _eels(study: Study, _inputs: Mapping[str, Any]) -> dict:
     if low is not None:
         signal = fourier_ratio(signal, low, fwhm=fwhm)
     refs = e.get("references", "synthetic")
+    opts = forwarded(e.get("mlls", {}))
     if refs == "synthetic":
         references = mn_references(core.energy, fwhm=fwhm)
     else:
-        from speciate.eels import collect_references
-
-        references = collect_references(study.resolve(refs))
-    result = mlls(signal, references)
+        references = study.resolve(refs)
+        if e.get("valences") is not None:
+            opts.setdefault("valences", tuple(e["valences"]))
+    result = mlls(signal, references, **opts)
     spectra = region_spectra(signal, regions) if regions else None
     return {"result": result, "regions": spectra, "masks": regions, "truth": truth}
 
