@@ -933,7 +933,9 @@ def build_report(study: Any, inputs: Mapping[str, Any]) -> dict[str, Any]:
         "results/, the figures in figures/, and provenance.json records input hashes, "
         "options, versions and timings."
     )
-    report = write_report(out / "report.html", study.title, intro, blocks)
+    report = write_report(
+        out / "report.html", study.report.get("title", study.title), intro, blocks
+    )
     atomic_write_text(out / "results" / "metrics.json", json.dumps(jsonable(metrics), indent=1))
     return {
         "metrics": metrics,

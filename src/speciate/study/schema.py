@@ -98,7 +98,7 @@ _KNOWN: dict[str, set[str]] = {
         "regions",
         "mlls",
     },
-    "report": {"title", "cycles"},
+    "report": {"title"},
 }
 _FIT_RUNNER_KEYS = {"spectra", "components", "scan", "combinations", "name"}
 
