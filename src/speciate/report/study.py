@@ -646,6 +646,10 @@ def _section_d(
                         xlabel=xlabel, ylabel=f"{truth.get('component', 'candidate')} fraction"
                     )
                     ax3[0, 0].legend(frameon=False, fontsize=8)
+                if truth.get("component"):
+                    metrics.setdefault("synthetic", {}).setdefault(label, {})["phase_hit_rate"] = (
+                        float(np.mean(np.asarray(sc.best_phase).astype(str) == truth["component"]))
+                    )
                 if truth.get("radius") in coords:
                     tr = np.asarray(coords[truth["radius"]], float)
                     hit = np.isclose(sc.best_radius, tr)
@@ -665,7 +669,8 @@ def _section_d(
                         f"{_fmt(m.get('max_fraction_error', np.nan))}); right, best cluster radius "
                         "per spectrum against the true radius "
                         f"({100 * m.get('radius_hit_rate', np.nan):.0f} % "
-                        "exact).",
+                        "exact; best phase the true one for "
+                        f"{100 * m.get('phase_hit_rate', np.nan):.0f} % of the spectra).",
                         png=save_figure(fig3, figdir / f"d_truth_{_slug(label)}.png"),
                     )
                 )
