@@ -834,8 +834,17 @@ def _section_f(
         f"{tuple(study.eels.get('background', (600, 634)))} eV, "
         "pixels with little signal left blank). Right: mean spectra of the regions."
     )
+    # the same blanking as the PNG: pixels with little reference weight have no valence
+    total = np.asarray(res.coefficients).sum(axis=-1)
+    shown = np.where(total > 0.2 * np.nanpercentile(total, 99), np.asarray(res.valence), np.nan)
     pf = go.Figure(
-        go.Heatmap(z=np.asarray(res.valence), colorscale="RdBu", colorbar={"title": "valence"})
+        go.Heatmap(
+            z=shown,
+            zmin=float(min(res.valences)),
+            zmax=float(max(res.valences)),
+            colorscale="RdYlGn_r",
+            colorbar={"title": "valence"},
+        )
     )
     pf.update_layout(
         yaxis={"autorange": "reversed", "scaleanchor": "x"},
