@@ -24,7 +24,7 @@ __all__ = ["THEORY_SWEEP", "run_demo_study", "spinel_domain_growth", "write_demo
 
 #: The call that produced the bundled theory spectra (``--recompute`` reruns it).
 THEORY_SWEEP = {
-    "phases": ["LiMn2O4", "Li2MnO3"],
+    "phases": ["LiMn2O4", "Li2MnO3", "MnO2", "NMC111"],
     "radii": [2.0, 3.0, 4.0, 5.0, 6.0, 6.8],
     "engine": "feff",
     "options": {},
