@@ -375,18 +375,20 @@ def _section_c(study: Any, inputs: Mapping[str, Any], figdir: Path, failures: li
     )
     figures = [Figure(cap1, png=png1)]
     if table is not None:
-        fig2, ax2 = new_figure(ncols=2, size=(5, 3.6))
-        a, b = ax2[0]
-        for ph in uniq:
+        fig2, ax2 = new_figure(ncols=3, size=(4.2, 3.6))
+        a, c, b = ax2[0]
+        for k, ph in enumerate(uniq):
             idx = np.nonzero(phases == ph)[0]
             idx = idx[np.argsort(radii[idx])]
             r = radii[idx]
-            a.plot(r, np.asarray(table["white_line_height"])[idx], "o-", label=f"{ph} α")
-            a.plot(r, np.asarray(table["edge_shape"])[idx], "s--", label=f"{ph} β")
-            b.plot(r, np.asarray(table["preedge_a_height"])[idx], "o-", label=f"{ph} A")
-            b.plot(r, np.asarray(table["preedge_b_height"])[idx], "s--", label=f"{ph} B")
-        a.set(xlabel="cluster radius (Å)", ylabel="α (white-line height), β (edge shape)")
-        b.set(xlabel="cluster radius (Å)", ylabel="pre-edge peak height (norm)")
+            col = f"C{k}"
+            a.plot(r, np.asarray(table["white_line_height"])[idx], "o-", color=col, label=ph)
+            c.plot(r, np.asarray(table["edge_shape"])[idx], "s-", color=col, label=ph)
+            b.plot(r, np.asarray(table["preedge_a_height"])[idx], "o-", color=col, label=f"{ph} A")
+            b.plot(r, np.asarray(table["preedge_b_height"])[idx], "s--", color=col, label=f"{ph} B")
+        a.set(xlabel="cluster radius (Å)", ylabel="white-line height α (norm)", title="α")
+        c.set(xlabel="cluster radius (Å)", ylabel="edge shape β", title="β")
+        b.set(xlabel="cluster radius (Å)", ylabel="pre-edge peak height (norm)", title="A, B")
         pre = np.asarray(table["preedge_a_height"], float)
         if not np.isfinite(pre).any():
             b.text(
@@ -397,13 +399,15 @@ def _section_c(study: Any, inputs: Mapping[str, Any], figdir: Path, failures: li
                 va="center",
                 transform=b.transAxes,
             )
+        else:
+            b.legend(fontsize=7, frameon=False)
         a.legend(fontsize=7, frameon=False)
-        b.legend(fontsize=7, frameon=False)
         png2 = save_figure(fig2, figdir / "c_theory_trends.png")
         figures.append(
             Figure(
-                "Left: white-line height α and edge shape β of each computed spectrum against "
-                "cluster radius, per phase. Right: heights of the pre-edge peaks A and B against "
+                "White-line height α (left) and edge shape β (middle) of each computed spectrum "
+                "against cluster radius, per phase; right, heights of the pre-edge peaks A and B "
+                "against "
                 "radius (NaN where no peak was found). Measured with speciate.features.extract on "
                 "the broadened, normalized theory spectra.",
                 png=png2,
