@@ -41,7 +41,10 @@ def register(app: typer.Typer) -> None:
         from speciate.study import load_study
         from speciate.study.demo import write_demo_study
 
-        with console.status("copying the bundled data and building the synthetic series"):
+        doing = "copying the bundled data and building the synthetic series"
+        if recompute:
+            doing += " (FEFF10 sweep: 24 runs, tens of minutes on a laptop unless cached)"
+        with console.status(doing):
             path = write_demo_study(out, recompute=recompute, n_spectra=n_spectra, seed=seed)
         result = run_with_progress(load_study(path), force=("theory",) if recompute else ())
         metrics = result.values.get("report", {}).get("metrics", {})
