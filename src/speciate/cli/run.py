@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from speciate.cli._common import console, err_console
+
+if TYPE_CHECKING:
+    from speciate.study import Study, StudyResult
 
 
 def register(app: typer.Typer) -> None:
@@ -61,7 +64,7 @@ def register(app: typer.Typer) -> None:
         )
 
 
-def run_with_progress(study, force=()):
+def run_with_progress(study: Study, force: tuple[str, ...] = ()) -> StudyResult:
     """Run a parsed study with a Rich progress bar; print a summary and any failures."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
