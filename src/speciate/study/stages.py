@@ -402,7 +402,14 @@ def build_stages(study: Study, report: Callable[[Study, Mapping[str, Any]], Any]
             "report",
             report,
             optional_deps=upstream,
-            options={"report": dict(study.report), "title": study.title, "names": list(names)},
+            # what the figures read straight from the study file (not through a stage)
+            options={
+                "report": dict(study.report),
+                "title": study.title,
+                "names": list(names),
+                "state_of_charge": [s.get("state_of_charge", "echem") for s in study.spectra],
+                "study_text": study.path.read_text(encoding="utf-8") if study.path else "",
+            },
         )
     )
     return stages
