@@ -47,6 +47,7 @@ import numpy as np  # noqa: E402 - after the thread settings above
 from scipy.interpolate import PchipInterpolator  # noqa: E402
 from scipy.optimize import lsq_linear  # noqa: E402
 
+from _checks import Checks  # noqa: E402
 from speciate import Series  # noqa: E402
 from speciate.datasets import mn_standards  # noqa: E402
 from speciate.fit import combinations, lcf  # noqa: E402
@@ -245,12 +246,7 @@ def main(argv: list[str]) -> int:
     quick = "--quick" in argv
     n_s, n_combo, repeat = (100, 40, 3) if quick else (300, 100, 7)
     stds = load_standards()
-    failures = []
-
-    def check(ok: bool, text: str) -> None:
-        print(f"  {'met' if ok else 'NOT met'}: {text}")
-        if not ok:
-            failures.append(text)
+    checks = Checks("bench_accuracy")
 
     results = {name: accuracy(stds, name, n_s, n_combo, seed=1) for name in RANGES}
     print(f"raw synthetic series: {n_s} spectra (subset search on {n_combo}), six Mn standards")
@@ -274,35 +270,25 @@ def main(argv: list[str]) -> int:
             print(f"  {label:<44s}{ref:>14s}{fmt.format(res[key]):>12s}")
     long = results["-70..+150 eV"]
     print("\ntargets (-70..+150 eV):")
-    check(long["step error"] <= 0.025, f"median edge-step error {long['step error']:.2%} <= 2.5 %")
-    check(long["LCF MAE"] <= 0.012, f"normalize + LCF weight MAE {long['LCF MAE']:.4f} <= 0.012")
-    check(
-        long["raw LCF+shifts MAE"] <= 0.008,
-        f"raw-mu LCF (linear, shifts) weight MAE {long['raw LCF+shifts MAE']:.4f} <= 0.008",
-    )
-    check(
-        long["raw combinations hits"] >= 0.9,
-        f"raw-mu combinations true subset first {long['raw combinations hits']:.0%} >= 90 %",
-    )
+    checks.agree("median edge-step error vs truth", long["step error"], 0.025)
+    checks.agree("normalize + LCF weight MAE vs truth", long["LCF MAE"], 0.012)
+    checks.agree("raw-mu LCF (linear, shifts) weight MAE", long["raw LCF+shifts MAE"], 0.008)
+    checks.at_least("raw-mu combinations: true subset first", long["raw combinations hits"], 0.9)
     steps, ref_steps = normalized_short(stds, 100, seed=2)
     print(
         f"\nalready-normalized, -25..+75 eV: speciate steps {steps.min():.3f}..{steps.max():.3f}, "
         f"Larch defaults {ref_steps.min():.3f}..{ref_steps.max():.3f}"
     )
-    check(bool((np.abs(steps - 1.0) <= 0.10).all()), "every edge step within 0.10 of 1")
+    checks.agree("largest |edge step - 1|, already normalized", np.abs(steps - 1.0).max(), 0.10)
     times = speed(stds, repeat)
     print(f"\nspeed (300 spectra x 881 points, CPU time, best of {repeat}):")
     limits = {"normalize": 10.0, "plain LCF": 15.0, "raw-mu LCF": 30.0}
     for key, value in times.items():
         if key in limits:
-            check(value <= limits[key], f"{key} {value:.1f} µs/spectrum <= {limits[key]:g}")
+            checks.target(f"{key} time per spectrum", value, limits[key], "µs")
         else:
             print(f"  ({key}: {value:.1f} µs/spectrum)")
-    if failures:
-        print(f"\n{len(failures)} target(s) not met")
-        return 1
-    print("\nall targets met")
-    return 0
+    return checks.exit_code
 
 
 if __name__ == "__main__":

@@ -22,11 +22,11 @@ def test_missing_extra_names_package_and_extra(monkeypatch):
 
 
 def test_echem_reader_reports_a_missing_extra_not_a_read_error(tmp_path, monkeypatch):
-    from speciate.echem.formats import _require
+    from speciate.echem._raw import require
 
     monkeypatch.setitem(sys.modules, "NewareNDA", None)
     with pytest.raises(MissingExtraError, match=r"speciate\[echem\]"):
-        _require("NewareNDA", tmp_path / "cell.ndax")
+        require("NewareNDA", tmp_path / "cell.ndax")
 
 
 def test_cli_prints_a_missing_extra_as_one_line_and_exits_1(tmp_path, monkeypatch, capsys):
