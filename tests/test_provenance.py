@@ -76,3 +76,19 @@ def test_dataclass_arguments_and_long_texts_are_summarized():
     assert record["opts"]["type"] == "Options" and record["opts"]["width"] == 1.5
     assert record["opts"]["grid"]["shape"] == [100]
     assert record["text"]["chars"] == 1000 and "blake2b" in record["text"]
+
+
+def test_summaries_of_frozen_arrays_are_remembered_and_writeable_ones_rehashed():
+    from speciate import provenance
+
+    frozen = np.arange(1000.0)
+    frozen.setflags(write=False)
+    first = array_summary(frozen)
+    assert id(frozen) in provenance._SUMMARIES
+    assert array_summary(frozen) == first
+    del frozen
+    assert all(ref() is not None for ref, _ in provenance._SUMMARIES.values())
+    live = np.arange(1000.0)
+    before = array_summary(live)
+    live[10] = -1.0
+    assert array_summary(live)["blake2b"] != before["blake2b"]

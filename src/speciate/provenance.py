@@ -16,6 +16,7 @@ import functools
 import hashlib
 import inspect
 import json
+import weakref
 from collections.abc import Callable, Mapping
 from importlib import metadata
 from pathlib import Path
@@ -77,8 +78,36 @@ def array_summary(a: Any) -> dict[str, Any]:
 
     Arrays larger than 1 MB are hashed on every k-th element (k recorded as
     ``"hash_stride"``), which identifies a data set without reading all of it.
+    The summary of a read-only array that owns its data (the arrays of a frozen
+    `Series` or result) is computed once and remembered while the array lives: analyses
+    repeated on the same data do not pay for hashing it again.
     """
     arr = np.asarray(a)
+    cacheable = not arr.flags.writeable and arr.flags.owndata
+    if cacheable:
+        hit = _SUMMARIES.get(id(arr))
+        if hit is not None and hit[0]() is arr:
+            return dict(hit[1])
+    out = _summary(arr)
+    if cacheable:
+        _remember(arr, out)
+    return out
+
+
+# id(array) -> (weak reference to the array, its summary); entries leave with the array
+_SUMMARIES: dict[int, tuple[weakref.ref, dict[str, Any]]] = {}
+
+
+def _remember(arr: np.ndarray, summary: dict[str, Any]) -> None:
+    key = id(arr)
+    try:
+        ref = weakref.ref(arr, lambda _, key=key: _SUMMARIES.pop(key, None))
+    except TypeError:  # arrays that cannot be weakly referenced are just not cached
+        return
+    _SUMMARIES[key] = (ref, dict(summary))
+
+
+def _summary(arr: np.ndarray) -> dict[str, Any]:
     digest = hashlib.blake2b(digest_size=16)
     digest.update(str(arr.dtype).encode())
     digest.update(str(arr.shape).encode())
@@ -199,13 +228,19 @@ def make_provenance(
     return record
 
 
+@functools.lru_cache(maxsize=512)
+def _signature(func: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(func)
+
+
 def call_parameters(func: Callable[..., Any], args: tuple, kwargs: Mapping[str, Any]) -> dict:
     """The call's arguments bound to ``func``'s signature, defaults applied, summarized."""
-    bound = inspect.signature(func).bind(*args, **kwargs)
+    signature = _signature(func)
+    bound = signature.bind(*args, **kwargs)
     bound.apply_defaults()
     params: dict[str, Any] = {}
     for name, value in bound.arguments.items():
-        kind = inspect.signature(func).parameters[name].kind
+        kind = signature.parameters[name].kind
         if kind is inspect.Parameter.VAR_KEYWORD:
             params.update({k: summarize(v) for k, v in value.items()})
         else:
