@@ -183,3 +183,14 @@ def test_union_grid_keeps_edges_and_reports_trimmed_spectra(real_data):
     local = np.array([steps[np.searchsorted(stacked.energy, e) - 1] for e in own])
     assert (moved <= np.maximum(own_step, local) + 1e-9).all(), moved
     assert moved[[g.labels[0] for g in groups].index("MnO")] < 0.6  # 0.74 eV on 1e-4 eV steps
+
+
+def test_concat_keeps_the_shared_edge_and_refuses_to_mix_edges():
+    e = np.linspace(8300.0, 8400.0, 11)
+    ni = Series(e, np.ones(11), labels=["a"], meta={"edge": {"element": "Ni", "edge": "K"}})
+    bare = Series(e, np.ones(11), labels=["b"])
+    stacked = Series.concat([bare, ni])
+    assert stacked.meta["edge"] == {"element": "Ni", "edge": "K"}
+    mn = Series(e, np.ones(11), labels=["c"], meta={"edge": "Mn-K"})
+    with pytest.raises(ValidationError, match=r"different edges \(Ni K, Mn K\)"):
+        Series.concat([ni, mn])

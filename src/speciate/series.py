@@ -46,6 +46,34 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
         )
 
 
+def _edge_key(record: Any) -> tuple[str, str] | None:
+    if isinstance(record, Mapping) and "element" in record and "edge" in record:
+        return (str(record["element"]), str(record["edge"]))
+    if isinstance(record, str) and "-" in record:
+        element, _, level = record.partition("-")
+        return (element.strip(), level.strip())
+    return None
+
+
+def _common_edge(series: Sequence[Series]) -> Any:
+    """The edge the stacked series share (the first record that names it), or None.
+
+    Series of different absorbers or edges are never stacked under one edge.
+    """
+    found: dict[tuple[str, str], Any] = {}
+    for s in series:
+        record = s.meta.get("edge")
+        key = _edge_key(record)
+        if key is not None:
+            found.setdefault(key, record)
+    if len(found) > 1:
+        names = ", ".join(f"{el} {lvl}" for el, lvl in found)
+        raise ValidationError(
+            f"concat: the series are at different edges ({names}); stack one edge at a time"
+        )
+    return next(iter(found.values()), None)
+
+
 def _check_energy(energy: np.ndarray) -> None:
     if energy.ndim != 1:
         raise ValidationError(f"energy must be 1-D (n_energy,); got shape {energy.shape}")
@@ -325,8 +353,6 @@ class Series:
             raise ValidationError("selection is empty: a Series needs at least one spectrum")
         return idx
 
-    # kept until every caller uses the public name
-    _index = indices
 
     def select(self, key: Any) -> Series:
         """Select spectra by label(s), index/indices, slice or boolean mask.
@@ -441,6 +467,9 @@ class Series:
                 )
             time = np.concatenate([s.time for s in parts])
         meta = dict(series[0].meta)
+        edge = _common_edge(series)
+        if edge is not None:
+            meta["edge"] = edge
         trimmed = [] if target is None else trimmed_ranges(series, target)
         meta["concat"] = {
             "n_series": len(series),
