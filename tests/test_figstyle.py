@@ -87,3 +87,12 @@ def test_fit_figures_name_the_worst_fit(tmp_path, mn_groups):
     assert "worst fit: 14_Mn3O4, R = " in fits.get_suptitle()
     assert "worst fit: 14_Mn3O4" in weights.axes[0].get_title(loc="left")
     assert weights.axes[0].get_ylabel().startswith("weight (")
+
+
+def test_colour_bar_ticks_show_what_tells_long_labels_apart():
+    fig = Figure()
+    ax = fig.add_subplot()
+    labels = [f"norm_op2_cell4_pos1_dq1_{i:04d}_av240_00001" for i in range(1, 30)]
+    legend_or_colorbar(ax, labels)
+    ticks = [t.get_text() for t in fig.axes[1].get_yticklabels()]
+    assert ticks[0] == "0001" and ticks[-1] == "0029"

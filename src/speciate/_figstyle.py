@@ -86,8 +86,36 @@ def legend_or_colorbar(
     sm = ScalarMappable(BoundaryNorm(np.arange(n + 1) - 0.5, n), listed)
     ticks = np.unique(np.linspace(0, n - 1, min(n, 6)).round().astype(int))
     bar = ax.figure.colorbar(sm, ax=ax, ticks=ticks, pad=0.01, fraction=0.05)
-    bar.ax.set_yticklabels([_short(labels[i]) for i in ticks], fontsize="x-small")
+    distinct = _distinct_parts([str(x) for x in labels])
+    bar.ax.set_yticklabels([_short(distinct[i]) for i in ticks], fontsize="x-small")
     bar.set_label(f"{title or 'spectrum'} ({n})", fontsize="small")
+
+
+_SEPARATORS = "_- ./"
+
+
+def _distinct_parts(labels: list[str], width: int = 18) -> list[str]:
+    """Long labels without the prefix and suffix they all share, cut at separators
+    (norm_op2_0001_av240, norm_op2_0004_av240 -> 0001, 0004), so that a colour bar's few
+    ticks say which spectrum they mark. Labels that fit ``width`` are kept whole."""
+    if len(labels) < 2 or max(len(s) for s in labels) <= width:
+        return labels
+    head = _shared_start(labels)
+    head = head[: max(head.rfind(c) for c in _SEPARATORS) + 1]
+    tail = _shared_start([s[::-1] for s in labels])
+    tail = tail[: max(tail.rfind(c) for c in _SEPARATORS) + 1][::-1]
+    cut = [s[len(head) : len(s) - len(tail)] for s in labels]
+    return cut if all(cut) else labels
+
+
+def _shared_start(texts: list[str]) -> str:
+    """The longest start every text shares, character by character."""
+    first = texts[0]
+    n = len(first)
+    for other in texts[1:]:
+        n = min(n, next((i for i, (a, b) in enumerate(zip(first, other)) if a != b), n))
+        n = min(n, len(other))
+    return first[:n]
 
 
 def _short(label: str, width: int = 18) -> str:
