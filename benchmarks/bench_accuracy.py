@@ -48,6 +48,7 @@ from scipy.interpolate import PchipInterpolator  # noqa: E402
 from scipy.optimize import lsq_linear  # noqa: E402
 
 from _checks import Checks  # noqa: E402
+from _mixtures import mixtures  # noqa: E402
 from speciate import Series  # noqa: E402
 from speciate.datasets import mn_standards  # noqa: E402
 from speciate.fit import combinations, lcf  # noqa: E402
@@ -70,20 +71,7 @@ def make_series(stds: list, n_s: int, e_lo: float, e_hi: float, seed: int, raw: 
     series, weights (n_s, k), scale (n_s,) and the exactly normalized mixtures."""
     rng = np.random.default_rng(seed)
     energy = np.arange(e_lo, e_hi + 1e-9, 0.25)
-    k = len(stds)
-    weights = np.zeros((n_s, k))
-    for i in range(n_s):
-        idx = rng.choice(k, rng.integers(2, 5), replace=False)
-        w = rng.dirichlet(np.ones(idx.size))
-        while w.min() < 0.1:
-            w = rng.dirichlet(np.ones(idx.size))
-        weights[i, idx] = w
-    shifts = rng.uniform(-0.3, 0.3, (n_s, k)) * (weights > 0)
-    mix = np.zeros((n_s, energy.size))
-    for j, std in enumerate(stds):
-        curve = PchipInterpolator(std.energy, std.norm[0])
-        mix += weights[:, j, None] * curve(energy[None, :] - shifts[:, j, None])
-    mix += 0.003 * rng.normal(size=mix.shape)
+    mix, weights = mixtures(stds, energy, n_s, rng, max_shift=0.3)
     scale = rng.uniform(0.2, 2.0, n_s) if raw else np.ones(n_s)
     if raw:
         offset = rng.uniform(-0.5, 0.5, (n_s, 1))

@@ -43,10 +43,11 @@ if "--blas-threads" not in sys.argv:  # must precede the numpy import
         os.environ.setdefault(_var, "1")
 
 import numpy as np
-from scipy.interpolate import CubicSpline, PchipInterpolator
+from scipy.interpolate import CubicSpline
 from scipy.optimize import minimize
 
 from _checks import Checks
+from _mixtures import mixtures
 from speciate import Series
 from speciate.datasets import mn_standards
 from speciate.fit import combinations, lcf
@@ -62,20 +63,7 @@ def make_data(stds, n_s: int = 300, seed: int = 0):
     """Mixtures with known weights and shifts, and the six normalized standards."""
     rng = np.random.default_rng(seed)
     energy = np.linspace(6520.0, 6630.0, 700)
-    k = len(stds)
-    weights = np.zeros((n_s, k))
-    for i in range(n_s):
-        idx = rng.choice(k, rng.integers(2, 5), replace=False)
-        w = rng.dirichlet(np.ones(idx.size))
-        while w.min() < 0.1:
-            w = rng.dirichlet(np.ones(idx.size))
-        weights[i, idx] = w
-    shifts = rng.uniform(-0.5, 0.5, (n_s, k)) * (weights > 0)
-    mu = np.zeros((n_s, energy.size))
-    for j, std in enumerate(stds):
-        curve = PchipInterpolator(std.energy, std.norm[0])
-        mu += weights[:, j, None] * curve(energy[None, :] - shifts[:, j, None])
-    mu += rng.normal(0.0, 0.003, mu.shape)
+    mu, weights = mixtures(stds, energy, n_s, rng, max_shift=0.5)
     return Series(energy, mu, coords={"e0": np.full(n_s, E0)}), weights
 
 
