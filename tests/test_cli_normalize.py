@@ -78,3 +78,21 @@ def test_foil_alignment_moves_the_aps_reference_to_6539(capsys, real_data, tmp_p
     assert s.coords["energy_shift"][0] == pytest.approx(1.39, abs=0.15)
     assert s.coords["e0"][0] == pytest.approx(6556.98 + 1.39, abs=0.5)
     assert "shift (eV)" in capsys.readouterr().out
+
+
+def test_cli_defaults_are_the_adaptive_library_defaults(real_data, tmp_path, capsys):
+    # published-style XANES: already normalized and cut to -25..+75 eV around the edge
+    src = sorted((real_data / "operando" / "perex_LNO_NiK" / "XAS_normalized").glob("*.txt"))
+    short = []
+    for k, path in enumerate(src[:3]):
+        rows = np.loadtxt(path, comments="#")
+        keep = (rows[:, 0] >= 8325.0) & (rows[:, 0] <= 8425.0)
+        out = tmp_path / f"short_{k}.dat"
+        np.savetxt(out, rows[keep][:, :2], header="energy mu")
+        short.append(str(out))
+    nc = tmp_path / "short.nc"
+    code = main(["normalize", *short, "-o", str(nc), "--shared-e0"])
+    assert code == 0, capsys.readouterr().err
+    s = sio.read(nc)
+    np.testing.assert_allclose(s.coords["edge_step"], 1.0, atol=0.10)
+    assert np.ptp(s.coords["e0"]) == 0.0

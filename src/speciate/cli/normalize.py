@@ -113,12 +113,36 @@ def register(app: typer.Typer) -> None:
             float | None, typer.Option("--e0", help="Edge energy (eV) for every spectrum.")
         ] = None,
         pre: Annotated[
-            str, typer.Option("--pre", help="Pre-edge range 'start,end', eV relative to E0.")
-        ] = "-200,-30",
+            str | None,
+            typer.Option(
+                "--pre",
+                help="Pre-edge range 'start,end', eV relative to E0 (default: chosen per "
+                "spectrum from the data, as speciate.xanes.normalize does).",
+            ),
+        ] = None,
         post: Annotated[
-            str, typer.Option("--post", help="Post-edge range 'start,end' (end may be empty).")
-        ] = "50,",
-        post_order: Annotated[int, typer.Option("--post-order", help="Post-edge degree.")] = 2,
+            str | None,
+            typer.Option(
+                "--post",
+                help="Post-edge range 'start,end' (end may be empty; default: chosen per "
+                "spectrum).",
+            ),
+        ] = None,
+        post_order: Annotated[
+            int | None,
+            typer.Option(
+                "--post-order",
+                help="Post-edge degree (default: from the post-edge span; 2 when --post is given).",
+            ),
+        ] = None,
+        step: Annotated[
+            float | None,
+            typer.Option("--step", help="Fixed edge step for every spectrum (Athena's fix step)."),
+        ] = None,
+        shared_e0: Annotated[
+            bool,
+            typer.Option("--shared-e0", help="One E0 for the whole series (the median)."),
+        ] = False,
         kind: Annotated[str, typer.Option("--kind", help="What to write: norm or flat.")] = "norm",
         align: Annotated[
             bool,
@@ -143,10 +167,10 @@ def register(app: typer.Typer) -> None:
 
         if kind not in ("norm", "flat"):
             raise ValidationError(f"--kind must be 'norm' or 'flat'; got {kind!r}")
-        pre_range = parse_range(pre, "--pre")
-        if pre_range[1] is None:
+        pre_range = None if pre is None else parse_range(pre, "--pre")
+        if pre_range is not None and pre_range[1] is None:
             raise ValidationError(f"--pre needs both ends; got {pre!r}")
-        post_range = parse_range(post, "--post")
+        post_range = None if post is None else parse_range(post, "--post")
         sources = parse_sources(inputs)
         check_outputs([("--output", output), ("--plot", plot)], input_files(sources))
         series = sio.read_many(
@@ -164,7 +188,13 @@ def register(app: typer.Typer) -> None:
             aligned = align_series(series, target=foil_e0)
             series, shifts = aligned.series, aligned.shifts
         result = normalize_series(
-            series, e0=e0, pre=pre_range, post=post_range, post_order=post_order
+            series,
+            e0=e0,
+            pre=pre_range,
+            post=post_range,
+            post_order=post_order,
+            step=step,
+            shared_e0=shared_e0,
         )
         result.to_series(kind).to_netcdf(output)
         if plot is not None:
