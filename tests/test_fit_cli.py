@@ -98,3 +98,25 @@ def test_fit_errors_are_one_clear_line(files, capsys, tmp_path):
     dup = [*_std_args(folder, SIX[:2]), "-s", str(folder / f"{SIX[0]}.nc")]
     assert main(["fit", data, *dup, "-o", str(tmp_path / "w.csv")]) == 1
     assert "unique" in capsys.readouterr().err
+
+
+def test_fit_raw_mu_with_a_fitted_background_from_the_command_line(files, capsys, tmp_path):
+    folder, truth = files
+    from speciate import io as sio
+
+    norm = sio.read(folder / "data.nc")
+    # raw absorption: a scale of 0.7 and a sloping offset on the normalized mixtures
+    raw = 0.7 * norm.mu + 0.2 + 1e-4 * (norm.energy - 6550.0)
+    raw_path = tmp_path / "raw.nc"
+    norm.replace(mu=raw, meta={}).to_netcdf(raw_path)
+    out = tmp_path / "raw.csv"
+    argv = ["fit", str(raw_path), *_std_args(folder), "--shifts", "--background", "linear",
+            "--raw", "-o", str(out)]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    table = pd.read_csv(out)
+    weights = table[[f"weight_{n}" for n in SIX]].to_numpy()
+    assert np.abs(weights - truth).mean() <= 0.02
+    np.testing.assert_allclose(table["scale"], 0.7, rtol=0.02)
+    assert {"background_c0", "background_c1"} <= set(table.columns)
+    assert main(["fit", str(raw_path), *_std_args(folder), "--raw", "-o", str(out)]) == 1
+    assert "add --background" in capsys.readouterr().err

@@ -196,6 +196,18 @@ def register(app: typer.Typer) -> None:
         normalized: Annotated[
             bool, typer.Option("--normalized", help="Data and standards are already normalized.")
         ] = False,
+        background: Annotated[
+            str | None,
+            typer.Option(
+                "--background",
+                help="Fit scale x mixture + a polynomial per spectrum: constant, linear or "
+                "quadratic (normalization errors then cannot leak into the weights).",
+            ),
+        ] = None,
+        raw: Annotated[
+            bool,
+            typer.Option("--raw", help="Fit the data's raw mu (needs --background)."),
+        ] = False,
         plot: Annotated[
             bool,
             typer.Option("--plot", help="Also save <output>_fits.png and <output>_weights.png."),
@@ -216,6 +228,8 @@ def register(app: typer.Typer) -> None:
 
         if output.suffix not in _OUTPUTS:
             raise ValidationError(f"--output must end in .csv or .nc; got {output.name!r}")
+        if raw and background is None:
+            raise ValidationError("--raw fits raw mu with a fitted background; add --background")
         if combinations < 0:
             raise ValidationError(f"--combinations must be >= 1 (0: off); got {combinations}")
         ranked = output.with_name(output.stem + "_ranked.csv")
@@ -251,6 +265,8 @@ def register(app: typer.Typer) -> None:
             "bounds": (0.0, 1.0) if not no_sum else (0.0, None),
             "max_shift": max_shift,
         }
+        if background is not None:
+            common.update(background=background, array="mu" if raw else "norm")
         subsets = None
         if combinations:
             combo = sfit.combinations(
