@@ -163,7 +163,7 @@ class Standards:
 
 
 def _values_of(obj: Any, array: str, what: str) -> Normalized:
-    if isinstance(obj, (list, tuple)) or not (isinstance(obj, Series) or hasattr(obj, "norm")):
+    if not (isinstance(obj, Series) or hasattr(obj, "norm")):
         raise ValidationError(
             f"{what} must be a NormResult or an already-normalized Series; got {type(obj).__name__}"
         )

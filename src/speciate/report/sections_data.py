@@ -12,7 +12,7 @@ from speciate.report.figures import new_figure, save_figure
 from speciate.report.interactive import Block, Figure
 from speciate.report.study_common import COLORMAP, corr, fmt, slug, state_of_charge
 
-__all__ = ['section_a', 'section_b', 'section_c']
+__all__ = ["section_a", "section_b", "section_c"]
 
 
 # --- (a) electrochemistry --------------------------------------------------------------

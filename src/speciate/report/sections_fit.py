@@ -15,7 +15,7 @@ from speciate.report.figures import new_figure, save_figure
 from speciate.report.interactive import Block, Figure
 from speciate.report.study_common import corr, fmt, slug, state_of_charge
 
-__all__ = ['section_d']
+__all__ = ["section_d"]
 
 
 def _reversibility(frac: np.ndarray, sync: Any) -> list[tuple[int, float, float, float]]:

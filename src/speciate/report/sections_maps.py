@@ -12,7 +12,7 @@ from speciate.report.figures import new_figure, save_figure
 from speciate.report.interactive import Block, Figure
 from speciate.report.study_common import state_of_charge
 
-__all__ = ['section_e', 'section_f']
+__all__ = ["section_e", "section_f"]
 
 
 def section_e(
@@ -24,18 +24,10 @@ def section_e(
 ) -> Block:
     import plotly.graph_objects as go
 
-    try:  # a shared per-element table, when the library provides one
-        from speciate.features import redox_table  # noqa: F401
-
-        note = (
-            "Edge shifts computed here from each series' E0 (maximum of the derivative); "
-            "speciate.features.redox_table is available for per-element tables."
-        )
-    except ImportError:
-        note = (
-            "Edge shift computed here as E0 − E0 of the first spectrum of each series, E0 the "
-            "maximum of the smoothed derivative (no per-element redox table in this version)."
-        )
+    note = (
+        "Edge shifts computed here from each series' E0 (maximum of the derivative); "
+        "speciate.features.redox_table is available for per-element tables."
+    )
     fig, axes = new_figure(size=(6, 4))
     ax = axes[0, 0]
     pf = go.Figure()

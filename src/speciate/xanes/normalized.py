@@ -117,6 +117,7 @@ def as_normalized(data: Any, array: str = "norm") -> Normalized:
         values = np.atleast_2d(np.asarray(getattr(data, array), dtype=float))
         e0, step = getattr(data, "e0", None), getattr(data, "edge_step", None)
         n_s = values.shape[0]
+        # labels are Python strings: made one by one, outside any numeric work
         labels = tuple(getattr(data, "labels", ()) or (f"spectrum_{i}" for i in range(n_s)))
         time = getattr(data, "time", None)
         coords = getattr(data, "coords", None) or {}
