@@ -92,3 +92,21 @@ def test_summaries_of_frozen_arrays_are_remembered_and_writeable_ones_rehashed()
     before = array_summary(live)
     live[10] = -1.0
     assert array_summary(live)["blake2b"] != before["blake2b"]
+
+
+def test_read_only_views_are_remembered_only_when_their_base_is_frozen_too():
+    from speciate import provenance
+
+    owner = np.arange(2000.0)
+    owner.setflags(write=False)
+    view = owner[::2]
+    array_summary(view)
+    assert id(view) in provenance._SUMMARIES
+    # a read-only view of writeable memory can change under it: hashed every time
+    live = np.arange(2000.0)
+    window = live[::2]
+    window.setflags(write=False)
+    before = array_summary(window)
+    assert id(window) not in provenance._SUMMARIES
+    live[0] = -1.0
+    assert array_summary(window)["blake2b"] != before["blake2b"]

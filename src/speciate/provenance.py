@@ -78,12 +78,13 @@ def array_summary(a: Any) -> dict[str, Any]:
 
     Arrays larger than 1 MB are hashed on every k-th element (k recorded as
     ``"hash_stride"``), which identifies a data set without reading all of it.
-    The summary of a read-only array that owns its data (the arrays of a frozen
-    `Series` or result) is computed once and remembered while the array lives: analyses
-    repeated on the same data do not pay for hashing it again.
+    The summary of a read-only array that owns its data, or views only read-only
+    arrays (the arrays of a frozen `Series` or result), is computed once and remembered
+    while the array lives: analyses repeated on the same data do not pay for hashing it
+    again.
     """
     arr = np.asarray(a)
-    cacheable = not arr.flags.writeable and arr.flags.owndata
+    cacheable = _frozen(arr)
     if cacheable:
         hit = _SUMMARIES.get(id(arr))
         if hit is not None and hit[0]() is arr:
@@ -92,6 +93,21 @@ def array_summary(a: Any) -> dict[str, Any]:
     if cacheable:
         _remember(arr, out)
     return out
+
+
+def _frozen(arr: np.ndarray) -> bool:
+    """Whether no one can change ``arr``'s values: it and every array it views are
+    read-only, down to one that owns its memory (a frozen result's arrays are often
+    read-only views of another result's)."""
+    while True:
+        if arr.flags.writeable:
+            return False
+        if arr.flags.owndata:
+            return True
+        base = arr.base
+        if not isinstance(base, np.ndarray):
+            return False
+        arr = base
 
 
 # id(array) -> (weak reference to the array, its summary); entries leave with the array

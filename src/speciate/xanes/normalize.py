@@ -171,18 +171,7 @@ def find_e0(energy: np.ndarray, mu: np.ndarray) -> np.ndarray:
     mu = np.atleast_2d(np.asarray(mu, dtype=float))
     if energy.size < 7:
         raise ValidationError(f"need at least 7 energy points to find E0; got {energy.size}")
-    # slope across four intervals centred on each point (i-2 .. i+2): a light smoothing
-    # that suppresses single-point glitches without moving the edge
-    ds = mu[:, 4:] - mu[:, :-4]
-    ds /= energy[4:] - energy[:-4]
-    # the first and last three points are never taken as the edge
-    ds[:, 0] = -np.inf
-    ds[:, -1] = -np.inf
-    idx = np.argmax(ds, axis=-1)
-    peak = ds[np.arange(ds.shape[0]), idx]
-    idx = idx + 2
-    # a subsample is enough to estimate the typical slope
-    noise = np.median(np.abs(ds[:, 1 : -1 : max(1, ds.shape[1] // 64)]), axis=-1)
+    idx, peak, noise = _steepest(mu, energy)
     no_edge = ~(peak > _EDGE_CONTRAST * np.maximum(noise, 1e-300))
     if no_edge.any():
         bad = np.nonzero(no_edge)[0]
@@ -193,6 +182,22 @@ def find_e0(energy: np.ndarray, mu: np.ndarray) -> np.ndarray:
             f"(expected > {_EDGE_CONTRAST:g}x); check the energy range or pass e0="
         )
     return energy[idx]
+
+
+def _steepest(mu: np.ndarray, energy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Index of the steepest rise of each row, its slope and the rows' median |slope|."""
+    # slope across four intervals centred on each point (i-2 .. i+2): a light smoothing
+    # that suppresses single-point glitches without moving the edge
+    ds = mu[:, 4:] - mu[:, :-4]
+    ds /= energy[4:] - energy[:-4]
+    # the first and last three points are never taken as the edge
+    ds[:, 0] = -np.inf
+    ds[:, -1] = -np.inf
+    idx = np.argmax(ds, axis=-1)
+    peak = ds[np.arange(ds.shape[0]), idx]
+    # a subsample is enough to estimate the typical slope
+    noise = np.median(np.abs(ds[:, 1 : -1 : max(1, ds.shape[1] // 64)]), axis=-1)
+    return idx + 2, peak, noise
 
 
 class _Window(NamedTuple):
@@ -230,38 +235,50 @@ def _range_window(energy: np.ndarray, e0: np.ndarray, rng: tuple[Any, Any]) -> _
     return _Window(slice(start, end), mask, counts, used, clipped)
 
 
-def _batched_polyfit(
-    u: np.ndarray,
-    y: np.ndarray,
-    window: _Window,
-    degree: np.ndarray,
-    minus: np.ndarray | None = None,
+class _Projections(NamedTuple):
+    """Masked moments of ``u`` and projections of ``y`` on its powers, per spectrum."""
+
+    moments: np.ndarray  # (n_s, n_mom): Σ u^m over each spectrum's window
+    b: np.ndarray  # (n_s, top + 1): Σ y u^p over each spectrum's window
+
+    def mean(self) -> np.ndarray:
+        """(n_s,) mean of ``y`` over each window."""
+        return self.b[:, 0] / np.maximum(self.moments[:, 0], 1.0)
+
+
+def _projections(u: np.ndarray, y: np.ndarray, window: _Window, top: int) -> _Projections:
+    """The sums from which every row's least-squares polynomial of degree <= ``top``
+    (and one more power for subtracting a pre-edge line) follows: two matrix products
+    over the window's columns, shared by all rows."""
+    w = window.mask.astype(float)
+    us = u[window.cols]
+    moments = w @ (us[:, None] ** np.arange(2 * top + 2))
+    w *= y[:, window.cols]
+    b = w @ (us[:, None] ** np.arange(top + 1))
+    return _Projections(moments, b)
+
+
+def _solve_poly(
+    proj: _Projections, degree: np.ndarray, minus: np.ndarray | None = None
 ) -> np.ndarray:
     """Least-squares polynomials for every row, each over its own window and of its own
-    degree (``degree`` (n_s,) int).
+    degree (``degree`` (n_s,) int, at most the projections' ``top``).
 
-    ``u`` (n_e,) is a scaled abscissa shared by all rows, so the normal equations of
-    every spectrum come from two matrix products: masked moments of ``u`` and masked
-    projections of ``y``. A row of lower degree than the largest gets identity rows for
-    the powers it does not use, so all rows are solved together. ``minus`` (n_s, q) are
+    The normal equations of every spectrum are a Hankel matrix of the moments and the
+    projections. A row of lower degree than the largest gets identity rows for the
+    powers it does not use, so all rows are solved together. ``minus`` (n_s, q) are
     polynomial coefficients in ``u`` to subtract from ``y`` first (the pre-edge line
     under the post-edge); their projections come from the same moments, so
     ``y - minus(u)`` is never formed. Returns coefficients in powers of ``u``, lowest
     first, shape (n_s, max(degree) + 1), zero above each row's degree.
     """
     top = int(degree.max())
-    w = window.mask.astype(float)
-    us = u[window.cols]
-    extra = 0 if minus is None else minus.shape[1] - 1
-    n_mom = max(2 * top, top + extra) + 1
-    moments = w @ (us[:, None] ** np.arange(n_mom))  # (n_s, n_mom)
     powers = np.arange(top + 1)
-    a = moments[:, powers[:, None] + powers[None, :]]  # Hankel (n_s, p+1, p+1)
-    w *= y[:, window.cols]
-    b = w @ (us[:, None] ** powers)  # (n_s, p+1)
+    a = proj.moments[:, powers[:, None] + powers[None, :]]  # Hankel (n_s, p+1, p+1)
+    b = proj.b[:, : top + 1].copy()
     if minus is not None:
         q = np.arange(minus.shape[1])
-        b -= np.einsum("sq,sqp->sp", minus, moments[:, q[:, None] + powers[None, :]])
+        b -= np.einsum("sq,sqp->sp", minus, proj.moments[:, q[:, None] + powers[None, :]])
     unused = powers[None, :] > degree[:, None]  # (n_s, p+1)
     if unused.any():
         keep = ~unused
@@ -291,10 +308,12 @@ def _polyval_t(coefs: np.ndarray, energy: np.ndarray, e0: np.ndarray) -> np.ndar
     return out
 
 
-def _polyval_u(coef_u: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Polynomials (n_s, q) in powers of ``u`` evaluated on ``u`` (n_e,): (n_s, n_e)."""
+def _polyval_u(coef_u: np.ndarray, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Polynomials (n_s, q) in powers of ``u`` evaluated on ``u`` (n_e,): (n_s, n_e),
+    written into ``out`` when given."""
     # Horner in place: a matrix product with inner dimension q <= 4 is slower than this
-    out = np.empty((coef_u.shape[0], u.size))
+    if out is None:
+        out = np.empty((coef_u.shape[0], u.size))
     out[:] = coef_u[:, -1:]
     for c in coef_u.T[-2::-1]:
         out *= u
@@ -406,14 +425,22 @@ def normalize(
     post_win = _range_window(energy, e0_arr, _pair(post, adaptive_post_range(energy, e0_arr)))
     _check_counts(post_win, series.labels, "post-edge", 3 if post is not None else 1)
     pre_span = np.diff(pre_win.used, axis=1)[:, 0]
+    if post_order is None and post is None:
+        orders = adaptive_post_order(np.diff(post_win.used, axis=1)[:, 0])
+    else:  # an explicit range keeps its former default degree
+        orders = np.full(n_s, 2 if post_order is None else post_order, int)
+    pre_proj = _projections(u, mu, pre_win, 1)
+    post_proj = _projections(u, mu, post_win, int(orders.max()))
     normalized = np.zeros(n_s, bool)
     if pre is None:
         pre_order = ((pre_span >= PRE_LINE_SPAN) & (pre_win.counts >= 3)).astype(int)
         first = mu[:, pre_win.cols][np.arange(n_s), np.argmax(pre_win.mask, axis=1)]
         normalized = looks_normalized(
-            first, _window_mean(mu, pre_win), _window_mean(mu, post_win), energy[-1] - e0_arr
+            first, pre_proj.mean(), post_proj.mean(), energy[-1] - e0_arr
         ) & (step is None)
         pre_order[normalized] = 0
+        if post_order is None and post is None:
+            orders[normalized] = 0
         short = np.count_nonzero((pre_order == 0) & ~normalized)
         if short:
             warnings.warn(
@@ -425,15 +452,8 @@ def normalize(
             )
     else:
         pre_order = np.ones(n_s, int)
-    if post_order is None and post is None:
-        orders = adaptive_post_order(np.diff(post_win.used, axis=1)[:, 0])
-        orders[normalized] = 0
-    elif post_order is None:  # an explicit range keeps its former default degree
-        orders = np.full(n_s, 2, int)
-    else:
-        orders = np.full(n_s, post_order, int)
-    pre_u = _batched_polyfit(u, mu, pre_win, pre_order)
-    post_u = _batched_polyfit(u, mu, post_win, orders, minus=pre_u)
+    pre_u = _solve_poly(pre_proj, pre_order)
+    post_u = _solve_poly(post_proj, orders, minus=pre_u)
     pre_coefs = _shift_poly(pre_u, center, scale, e0_arr)
     post_coefs = _shift_poly(post_u, center, scale, e0_arr)
     if step is None:
@@ -472,8 +492,8 @@ def normalize(
     return NormResult(
         energy=readonly_view(energy),  # a Series' arrays are read-only: no copy
         mu=readonly_view(mu),
-        norm=_readonly(norm),
-        flat=_readonly(flat),
+        norm=norm,  # read-only views of one block (see _norm_and_flat)
+        flat=flat,
         e0=_readonly(e0_arr),
         edge_step=_readonly(edge_step),
         pre_coefs=_readonly(
@@ -492,10 +512,6 @@ def normalize(
         pre_order=readonly_copy(pre_order, int),
         post_order=readonly_copy(orders, int),
     )
-
-
-def _window_mean(mu: np.ndarray, win: _Window) -> np.ndarray:
-    return (mu[:, win.cols] * win.mask).sum(axis=1) / np.maximum(win.counts, 1)
 
 
 def _pair(given: Any, adaptive: np.ndarray) -> tuple[Any, Any]:
@@ -522,24 +538,37 @@ def _edge_energies(
 
 
 def _norm_and_flat(energy, mu, u, e0, pre_u, post_u, edge_step):
-    """``(mu − pre_edge)/step`` and, above E0, that minus the post-edge curvature."""
+    """``(mu − pre_edge)/step`` and, above E0, that minus the post-edge curvature.
+
+    Both are written into one read-only (2, n_s, n_e) block (separate outputs and
+    temporaries each cost the allocator a round of page faults on large series), each
+    as ``mu/step`` minus one polynomial: the pre-edge line for ``norm``; the pre-edge
+    line plus the post-edge curvature ``poly − poly(E0)`` for ``flat``. A product with
+    the powers of ``u`` evaluates all polynomials in one pass over the block.
+    """
+    block = np.empty((2, *mu.shape))
+    norm, flat = block[0], block[1]
     inv_step = 1.0 / edge_step[:, None]
-    norm = _polyval_u(pre_u, u)
-    np.subtract(mu, norm, out=norm)
-    norm *= inv_step
-    # flat: above E0 also remove the post-edge curvature, (poly - poly(E0))/step; only the
-    # columns at or above the lowest E0 can change, and only those below the highest E0
-    # differ between spectra
+    q = max(pre_u.shape[1], post_u.shape[1])
+    powers = u[:, None] ** np.arange(q)  # (n_e, q)
+    pre = np.zeros((e0.size, q))
+    pre[:, : pre_u.shape[1]] = pre_u
+    np.multiply(mu, inv_step, out=norm)
+    norm -= (pre * inv_step) @ powers.T
+    # only the columns at or above the lowest E0 differ from norm, and only those below
+    # the highest E0 differ between spectra in whether they do
     k = int(np.searchsorted(energy, e0.min(), side="left"))
     k_all = int(np.searchsorted(energy, e0.max(), side="left"))
-    curvature = _polyval_u(post_u, u[k:])
-    u0 = np.interp(e0, energy, u)  # u is linear in energy: exact
-    curvature -= _poly_at(post_u, u0)[:, None]
-    curvature *= inv_step
-    curvature[:, : k_all - k] *= energy[None, k:k_all] >= e0[:, None]
-    flat = np.empty_like(norm)
+    both = pre
+    both[:, : post_u.shape[1]] += post_u
+    both[:, 0] -= _poly_at(post_u, np.interp(e0, energy, u))  # u is linear in energy
     flat[:, :k] = norm[:, :k]
-    np.subtract(norm[:, k:], curvature, out=flat[:, k:])
+    np.multiply(mu[:, k:], inv_step, out=flat[:, k:])
+    flat[:, k:] -= (both * inv_step) @ powers[k:].T
+    below = energy[None, k:k_all] < e0[:, None]
+    flat[:, k:k_all][below] = norm[:, k:k_all][below]
+    for arr in (block, norm, flat):  # views taken earlier keep their own flag
+        arr.setflags(write=False)
     return norm, flat
 
 
