@@ -130,3 +130,15 @@ def test_raw_mu_combinations_with_background_rank_the_true_subset_first(mn_group
     assert result.provenance["function"] == "speciate.fit.combinations"
     refit = result.refit(raw, six)
     np.testing.assert_allclose(refit.weights, result.best_weights, atol=1e-6)
+
+
+def test_scale_only_combinations_find_the_subset_when_edge_steps_are_off(mn_groups):
+    six = six_standards(mn_groups)
+    mixed, weights, _ = mixtures(six, 30, seed=33, shift=0.0)
+    off = np.random.default_rng(34).uniform(0.97, 1.03, (30, 1))
+    normalized = mixed.replace(mu=off * mixed.mu)
+    result = combinations(normalized, six, background="scale")
+    truth = [tuple(np.nonzero(w)[0]) for w in weights]
+    assert np.mean([b == t for b, t in zip(result.best, truth)]) >= 0.9
+    best_scale = result.scale[result.best_index, np.arange(30)]
+    np.testing.assert_allclose(best_scale, off[:, 0], rtol=5e-3)

@@ -396,3 +396,24 @@ def test_raw_series_without_e0_gets_the_median_edge(six):
     result = lcf(bare, six, background="linear", array="mu")
     assert 6540 < result.e0 < 6560
     assert np.abs(result.weights - weights).mean() < 0.02
+
+
+def test_scale_background_absorbs_an_edge_step_error_of_normalized_data(six):
+    mixed, weights, _ = mixtures(six, 40, seed=31, shift=0.0)
+    off = np.random.default_rng(32).uniform(0.97, 1.03, 40)  # edge steps off by up to 3 %
+    scaled = mixed.replace(mu=off[:, None] * mixed.mu)
+    plain = lcf(scaled, six)
+    fitted = lcf(scaled, six, background="scale")
+    assert fitted.background_kind == "scale" and fitted.background_coefs.shape == (40, 0)
+    np.testing.assert_array_equal(fitted.background, 0.0)
+    np.testing.assert_allclose(fitted.scale, off, rtol=2e-3)
+    np.testing.assert_allclose(fitted.total, 1.0, atol=1e-12)
+    err_fitted = np.abs(fitted.weights - weights).mean()
+    assert err_fitted < 0.005
+    assert np.abs(plain.weights - weights).mean() > 3 * err_fitted  # the step leaks there
+    assert "none (scale only)" in fitted.report(1)
+    # the same as leaving the sum free and renormalizing (Athena's practice)
+    free = lcf(scaled, six, sum_to_one=False, bounds=(0.0, 2.0))
+    np.testing.assert_allclose(
+        fitted.weights, free.weights / free.weights.sum(axis=1, keepdims=True), atol=1e-8
+    )

@@ -254,3 +254,14 @@ def test_scan_with_background_fits_raw_mu_and_counts_its_parameters(mn_groups):
     assert result.n_params == plain.n_params + 1 + 2  # scale and two coefficients
     np.testing.assert_allclose(result.best_weights, weights, atol=0.03)
     np.testing.assert_allclose(result.best_weights.sum(axis=1), 1.0, atol=1e-9)
+
+
+def test_scan_with_a_scale_counts_one_parameter_more(mn_groups):
+    six = six_standards(mn_groups)
+    mixed, weights, _ = mixtures(six[:3], 8, seed=43, shift=0.0, n_active=(3, 3))
+    scaled = mixed.replace(mu=1.02 * mixed.mu)
+    result = scan(scaled, six[:2], six[2:], background="scale", e0=6549.0)
+    plain = scan(mixed, six[:2], six[2:], e0=6549.0)
+    assert result.best == (six[2].labels[0],) * 8
+    assert result.n_params == plain.n_params + 1
+    np.testing.assert_allclose(result.best_weights, weights, atol=0.03)

@@ -201,7 +201,8 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--background",
                 help="Fit scale x mixture + a polynomial per spectrum: constant, linear or "
-                "quadratic (normalization errors then cannot leak into the weights).",
+                "quadratic, or 'scale' for the scale alone (normalization errors then "
+                "cannot leak into the weights).",
             ),
         ] = None,
         raw: Annotated[

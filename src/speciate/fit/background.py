@@ -41,8 +41,9 @@ __all__ = [
     "to_fractions",
 ]
 
-#: Background polynomials of raw-μ fits and their degrees.
-BACKGROUNDS = {"constant": 0, "linear": 1, "quadratic": 2}
+#: Backgrounds of scaled fits and their polynomial degrees; ``"scale"`` fits the scale
+#: alone (degree -1: no polynomial), for normalized spectra whose edge step is off.
+BACKGROUNDS = {"scale": -1, "constant": 0, "linear": 1, "quadratic": 2}
 
 
 def background_order(background: Any) -> int | None:
@@ -79,6 +80,8 @@ def amplitude_bounds(
 
 def _project(values: np.ndarray, basis: np.ndarray) -> np.ndarray:
     """``values`` (..., n_energy) minus their projection on the orthonormal ``basis``."""
+    if basis.shape[1] == 0:
+        return values.copy()
     return values - (values @ basis) @ basis.T
 
 
@@ -126,7 +129,8 @@ def project_out(design: Design, order: int) -> ProjectedDesign:
     """Project polynomials of degree <= ``order`` in E out of ``design``.
 
     The polynomials are in ``(E − E_ref)/half_width`` (E_ref the design's E0, else the
-    window centre), orthonormalized on the window grid by QR.
+    window centre), orthonormalized on the window grid by QR. ``order=-1`` projects
+    nothing out (a fitted scale without a polynomial).
     """
     energy = design.energy
     if energy.size <= design.matrix.shape[1] + order + 1:
@@ -199,7 +203,8 @@ class BackgroundLCFResult(LCFResult):
     background_coefs : (n_spectra, order + 1) its coefficients in powers of
         ``(E − background_center)`` eV, lowest first
     background_center : eV, E0 of the window (or the window centre)
-    background_kind : "constant", "linear" or "quadratic"
+    background_kind : "scale" (no polynomial: ``background`` is 0), "constant",
+        "linear" or "quadratic"
     """
 
     scale: np.ndarray
@@ -243,10 +248,12 @@ class BackgroundLCFResult(LCFResult):
 
     def report(self, max_spectra: int = 10) -> str:
         """`LCFResult.report` with the background and the scale of each spectrum."""
-        head = (
-            f"  background   : {self.background_kind} in (E - {self.background_center:.2f} eV);"
-            f" scale (median) = {float(np.median(self.scale)):.5g}"
+        kind = (
+            "none (scale only)"
+            if self.background_kind == "scale"
+            else f"{self.background_kind} in (E - {self.background_center:.2f} eV)"
         )
+        head = f"  background   : {kind}; scale (median) = {float(np.median(self.scale)):.5g}"
         lines = super().report(max_spectra).split("\n")
         return "\n".join([*lines[:5], head, *lines[5:]])
 
@@ -254,6 +261,8 @@ class BackgroundLCFResult(LCFResult):
 def polynomial_coefs(curves: np.ndarray, design: ProjectedDesign) -> np.ndarray:
     """Coefficients (n, m) in powers of (E − center) eV of background curves (n, n_energy)."""
     m = design.background.shape[1]
+    if m == 0:
+        return np.zeros((curves.shape[0], 0))
     t = design.energy - design.center
     u = t / design.width
     vander = u[:, None] ** np.arange(m)

@@ -251,7 +251,10 @@ def lcf(
         ``None`` (default): the data are fitted as they are. ``"constant"``, ``"linear"``
         or ``"quadratic"``: a polynomial in E of that degree is fitted too, and with
         ``sum_to_one`` a free scale (``bounds`` must then be (0, 1) or None: only the
-        sign of the weights carries over). With ``array="mu"`` a `NormResult` gives its
+        sign of the weights carries over). ``"scale"``: the scale alone, for normalized
+        spectra whose edge step may be off by a few % (the weights are then fractions
+        of the fitted total, as when Athena's sum is left free and renormalized). With
+        ``array="mu"`` a `NormResult` gives its
         raw μ and standards given as `NormResult` their ``norm``; a raw `Series` without
         E0 gets the median E0 of its spectra (`speciate.xanes.find_e0`).
 

@@ -189,14 +189,18 @@ def _steepest(mu: np.ndarray, energy: np.ndarray) -> tuple[np.ndarray, np.ndarra
     # slope across four intervals centred on each point (i-2 .. i+2): a light smoothing
     # that suppresses single-point glitches without moving the edge
     ds = mu[:, 4:] - mu[:, :-4]
-    ds /= energy[4:] - energy[:-4]
+    de = energy[4:] - energy[:-4]
+    if np.ptp(de) > 1e-9 * de[0]:  # on a uniform grid the slope's scale cancels below
+        ds /= de
     # the first and last three points are never taken as the edge
     ds[:, 0] = -np.inf
     ds[:, -1] = -np.inf
     idx = np.argmax(ds, axis=-1)
     peak = ds[np.arange(ds.shape[0]), idx]
     # a subsample is enough to estimate the typical slope
-    noise = np.median(np.abs(ds[:, 1 : -1 : max(1, ds.shape[1] // 64)]), axis=-1)
+    sample = np.abs(ds[:, 1 : -1 : max(1, ds.shape[1] // 64)])
+    middle = sample.shape[1] // 2  # the (upper) median: a partition is enough
+    noise = np.partition(sample, middle, axis=1)[:, middle]
     return idx + 2, peak, noise
 
 
@@ -205,6 +209,8 @@ class _Window(NamedTuple):
 
     cols: slice  # the block's columns in the full grid
     mask: np.ndarray  # (n_s, n_block) bool
+    first: np.ndarray  # (n_s,) each range's first column, in the block
+    stop: np.ndarray  # (n_s,) one past each range's last column, in the block
     counts: np.ndarray  # (n_s,) points in range
     used: np.ndarray  # (n_s, 2) eV relative to E0, after clipping to the data
     clipped: np.ndarray  # (n_s, 2) bool
@@ -232,7 +238,11 @@ def _range_window(energy: np.ndarray, e0: np.ndarray, rng: tuple[Any, Any]) -> _
         clipped = (np.abs(used - requested) > 1e-8 * np.maximum(1.0, np.abs(used))) & (
             np.isfinite(requested)
         )
-    return _Window(slice(start, end), mask, counts, used, clipped)
+    first_rel = np.clip(first - start, 0, end - start)
+    return _Window(
+        slice(start, end), mask, first_rel, np.maximum(stop - start, first_rel), counts, used,
+        clipped,
+    )
 
 
 class _Projections(NamedTuple):
@@ -250,11 +260,12 @@ def _projections(u: np.ndarray, y: np.ndarray, window: _Window, top: int) -> _Pr
     """The sums from which every row's least-squares polynomial of degree <= ``top``
     (and one more power for subtracting a pre-edge line) follows: two matrix products
     over the window's columns, shared by all rows."""
-    w = window.mask.astype(float)
     us = u[window.cols]
-    moments = w @ (us[:, None] ** np.arange(2 * top + 2))
-    w *= y[:, window.cols]
-    b = w @ (us[:, None] ** np.arange(top + 1))
+    # each window is a contiguous run of columns: moments are differences of running sums
+    running = np.zeros((us.size + 1, 2 * top + 2))
+    np.cumsum(us[:, None] ** np.arange(2 * top + 2), axis=0, out=running[1:])
+    moments = running[window.stop] - running[window.first]
+    b = np.multiply(window.mask, y[:, window.cols]) @ (us[:, None] ** np.arange(top + 1))
     return _Projections(moments, b)
 
 
