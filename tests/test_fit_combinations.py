@@ -130,6 +130,11 @@ def test_raw_mu_combinations_with_background_rank_the_true_subset_first(mn_group
     assert result.provenance["function"] == "speciate.fit.combinations"
     refit = result.refit(raw, six)
     np.testing.assert_allclose(refit.weights, result.best_weights, atol=1e-6)
+    # the refit keeps what was fitted besides the weights
+    np.testing.assert_allclose(refit.scale, best_scale, rtol=1e-6)
+    assert refit.background_kind == "linear" and refit.background_coefs.shape == (30, 2)
+    np.testing.assert_allclose(refit.fit + refit.residual, refit.data, atol=1e-12)
+    assert {"scale", "background_c1"} <= set(refit.to_dataframe().columns)
 
 
 def test_scale_only_combinations_find_the_subset_when_edge_steps_are_off(mn_groups):

@@ -174,8 +174,11 @@ class CombinationsResult(TableExport):
         ``data`` and ``standards`` must be those given to `combinations`. Spectra that
         selected the same subset are fitted together (one batched fit per distinct
         subset); weights, stderr and shifts of standards outside a spectrum's subset
-        are 0. Gives fits, residuals and uncertainties for plots and exports.
+        are 0. Gives fits, residuals and uncertainties for plots and exports; with a
+        ``background`` a `BackgroundLCFResult` with every spectrum's scale and
+        background.
         """
+        from speciate.fit.background import BackgroundLCFResult
         from speciate.fit.lcf import lcf
         from speciate.fit.results import LCFResult
 
@@ -201,7 +204,8 @@ class CombinationsResult(TableExport):
             fit = lcf(data.select(rows), [stds[j] for j in sub], bounds=(lo[sub], hi[sub]),
                       **settings)  # fmt: skip
             parts.append((rows, sub, fit))
-        return _merge(parts, len(self.labels), self.standards, self.provenance, LCFResult)
+        cls = LCFResult if settings.get("background") is None else BackgroundLCFResult
+        return _merge(parts, len(self.labels), self.standards, self.provenance, cls)
 
 
 def _subsets(k: int, max_components: int) -> list[tuple[int, ...]]:
@@ -455,10 +459,19 @@ def _merge(parts, n_s, names, provenance, cls):
     if with_shifts:
         out["shifts"] = np.zeros((n_s, k))
         out["shifts_stderr"] = np.zeros((n_s, k))
+    per_spectrum = ["data", "fit", "residual", "total", "r_factor", "chi2", "reduced_chi2",
+                    "n_free"]  # fmt: skip
+    extra = {}
+    if hasattr(first, "background_kind"):  # a BackgroundLCFResult: scale and background too
+        out["scale"], out["scale_stderr"] = np.zeros(n_s), np.zeros(n_s)
+        out["background"] = np.zeros((n_s, n_e))
+        out["background_coefs"] = np.zeros((n_s, first.background_coefs.shape[1]))
+        per_spectrum += ["scale", "scale_stderr", "background", "background_coefs"]
+        extra = {"background_center": first.background_center,
+                 "background_kind": first.background_kind}  # fmt: skip
     labels = [""] * n_s
     for rows, sub, res in parts:  # one item per distinct subset
-        for key in ("data", "fit", "residual", "total", "r_factor", "chi2", "reduced_chi2",
-                    "n_free"):  # fmt: skip
+        for key in per_spectrum:
             out[key][rows] = getattr(res, key)
         for key in ("weights", "stderr", "at_bound") + (
             ("shifts", "shifts_stderr") if with_shifts else ()
@@ -486,5 +499,5 @@ def _merge(parts, n_s, names, provenance, cls):
     return cls(
         energy=first.energy, standards=tuple(names), labels=tuple(labels), time=time,
         coords=coords, e0=first.e0, e_range=first.e_range,
-        provenance={**dict(provenance), "refit": "lcf per selected subset"}, **arrays,
+        provenance={**dict(provenance), "refit": "lcf per selected subset"}, **arrays, **extra,
     )  # fmt: skip

@@ -16,6 +16,7 @@ from math import comb
 from typing import Any, NamedTuple
 
 import numpy as np
+from scipy.linalg.blas import dgemm
 
 from speciate._arrays import freeze as _readonly
 from speciate._arrays import readonly_copy, readonly_view
@@ -551,11 +552,10 @@ def _edge_energies(
 def _norm_and_flat(energy, mu, u, e0, pre_u, post_u, edge_step):
     """``(mu − pre_edge)/step`` and, above E0, that minus the post-edge curvature.
 
-    Both are written into one read-only (2, n_s, n_e) block (separate outputs and
-    temporaries each cost the allocator a round of page faults on large series), each
-    as ``mu/step`` minus one polynomial: the pre-edge line for ``norm``; the pre-edge
-    line plus the post-edge curvature ``poly − poly(E0)`` for ``flat``. A product with
-    the powers of ``u`` evaluates all polynomials in one pass over the block.
+    Both are written into one read-only (2, n_s, n_e) block, each as ``mu/step`` minus
+    one polynomial: the pre-edge line for ``norm``; the pre-edge line plus the post-edge
+    curvature ``poly − poly(E0)`` for ``flat``. Fresh memory is what costs most here
+    (every new page is a fault), so there is one allocation and no temporaries.
     """
     block = np.empty((2, *mu.shape))
     norm, flat = block[0], block[1]
@@ -564,23 +564,33 @@ def _norm_and_flat(energy, mu, u, e0, pre_u, post_u, edge_step):
     powers = u[:, None] ** np.arange(q)  # (n_e, q)
     pre = np.zeros((e0.size, q))
     pre[:, : pre_u.shape[1]] = pre_u
-    np.multiply(mu, inv_step, out=norm)
-    norm -= (pre * inv_step) @ powers.T
-    # only the columns at or above the lowest E0 differ from norm, and only those below
-    # the highest E0 differ between spectra in whether they do
-    k = int(np.searchsorted(energy, e0.min(), side="left"))
-    k_all = int(np.searchsorted(energy, e0.max(), side="left"))
-    both = pre
+    both = pre.copy()
     both[:, : post_u.shape[1]] += post_u
     both[:, 0] -= _poly_at(post_u, np.interp(e0, energy, u))  # u is linear in energy
+    for out, coefs in ((norm, pre), (flat, both)):
+        np.multiply(mu, inv_step, out=out)
+        _subtract_products(out, coefs * inv_step, powers)
+    # below each spectrum's E0 flat is norm: all columns below the lowest E0, and a
+    # few more, different for each spectrum, below the highest
+    k = int(np.searchsorted(energy, e0.min(), side="left"))
+    k_all = int(np.searchsorted(energy, e0.max(), side="left"))
     flat[:, :k] = norm[:, :k]
-    np.multiply(mu[:, k:], inv_step, out=flat[:, k:])
-    flat[:, k:] -= (both * inv_step) @ powers[k:].T
     below = energy[None, k:k_all] < e0[:, None]
     flat[:, k:k_all][below] = norm[:, k:k_all][below]
     for arr in (block, norm, flat):  # views taken earlier keep their own flag
         arr.setflags(write=False)
     return norm, flat
+
+
+def _subtract_products(out: np.ndarray, coefs: np.ndarray, powers: np.ndarray) -> None:
+    """``out -= coefs @ powers.T`` in place: (n_s, n_e) -= (n_s, q) @ (q, n_e).
+
+    BLAS's ``dgemm`` with beta = 1 accumulates into ``out`` (its transpose is the
+    column-major matrix BLAS expects), so no (n_s, n_e) temporary is made.
+    """
+    result = dgemm(-1.0, powers, coefs.T, beta=1.0, c=out.T, overwrite_c=True)
+    if not np.shares_memory(result, out):  # a non-contiguous out is copied by the wrapper
+        out[:] = result.T
 
 
 def _poly_at(coef_u: np.ndarray, u0: np.ndarray) -> np.ndarray:
