@@ -120,3 +120,20 @@ def test_fit_raw_mu_with_a_fitted_background_from_the_command_line(files, capsys
     assert {"background_c0", "background_c1"} <= set(table.columns)
     assert main(["fit", str(raw_path), *_std_args(folder), "--raw", "-o", str(out)]) == 1
     assert "add --background" in capsys.readouterr().err
+
+
+def test_fit_scale_of_normalized_data_and_combinations_csv_keep_the_scale(files, capsys, tmp_path):
+    folder, truth = files
+    from speciate import io as sio
+
+    data = sio.read(folder / "data.nc")
+    off_path = tmp_path / "off.nc"
+    data.replace(mu=1.02 * data.mu).to_netcdf(off_path)  # edge steps 2 % off
+    out = tmp_path / "scaled.csv"
+    argv = ["fit", str(off_path), *_std_args(folder), "--shifts", "--background", "scale",
+            "--combinations", "3", "-o", str(out)]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    table = pd.read_csv(out)
+    np.testing.assert_allclose(table["scale"], 1.02, rtol=0.01)
+    weights = table[[f"weight_{n}" for n in SIX]].to_numpy()
+    assert np.abs(weights - truth).mean() <= 0.02

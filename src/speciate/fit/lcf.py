@@ -254,9 +254,9 @@ def lcf(
         sign of the weights carries over). ``"scale"``: the scale alone, for normalized
         spectra whose edge step may be off by a few % (the weights are then fractions
         of the fitted total, as when Athena's sum is left free and renormalized). With
-        ``array="mu"`` a `NormResult` gives its
-        raw μ and standards given as `NormResult` their ``norm``; a raw `Series` without
-        E0 gets the median E0 of its spectra (`speciate.xanes.find_e0`).
+        ``array="mu"`` a `NormResult` gives its raw μ and standards given as `NormResult`
+        their ``norm``; a raw `Series` without E0 gets the median E0 of its spectra
+        (`speciate.xanes.find_e0`).
 
     Returns
     -------
