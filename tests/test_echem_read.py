@@ -532,7 +532,8 @@ def test_truncated_res_names_the_page_size(echem: Path, tmp_path: Path) -> None:
 
 def test_maccor_milli_unit_export_reads_mv_ma_and_duration_times(echem: Path) -> None:
     path = echem / "cellpy" / "maccor_three_trimmed.txt"
-    cyc = read(path)
+    with pytest.warns(UserWarning, match="'Volts' column is read as mV"):
+        cyc = read(path)
     ref = pd.read_csv(path, sep="\t", skiprows=4, index_col=False)
     np.testing.assert_allclose(cyc.voltage_v, ref["Volts"] / 1000.0)
     np.testing.assert_allclose(cyc.current_ma, ref["mAmps"])

@@ -237,15 +237,22 @@ def _refuse_maccor_non_data(text: str, path: Path) -> None:
         )
 
 
-def _maccor_millivolts(table: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
-    """Milli-unit exports (mAmps, mAmp-hr) write the 'Volts' column in mV."""
+def _maccor_millivolts(table: pd.DataFrame, meta: dict[str, Any], path: Path) -> pd.DataFrame:
+    """Milli-unit exports (mAmps, mAmp-hr) write the 'Volts' column in mV.
+
+    The column's name says V, so reading it as mV is said: in ``meta`` and a warning.
+    """
     if "mAmps" not in table.columns or "Volts" not in table.columns:
         return table
     volts = pd.to_numeric(table["Volts"], errors="coerce")
     if np.nanmax(np.abs(volts.to_numpy(dtype=float))) <= 20.0:
         return table
-    meta["voltage_unit_read"] = (
-        f"mV (column 'Volts' reaches {np.nanmax(volts):.1f}, beside mAmps and mAmp-hr)"
+    said = f"mV (column 'Volts' reaches {np.nanmax(volts):.1f}, beside mAmps and mAmp-hr)"
+    meta["voltage_unit_read"] = said
+    warnings.warn(
+        f"{path.name}: the 'Volts' column is read as {said}: no cell holds 20 V",
+        UserWarning,
+        stacklevel=4,
     )
     return table.assign(Volts=volts / 1000.0)
 
@@ -301,7 +308,7 @@ def _read_maccor(path: Path, repair: frozenset[str]) -> RawTable:
     )
     if dropped:
         meta["repairs"] = [f"dropped {dropped} incomplete row(s) at the end"]
-    table = _maccor_millivolts(table, meta)
+    table = _maccor_millivolts(table, meta, path)
     if not pd.api.types.is_numeric_dtype(table[time_col]):
         table[time_col] = _duration_seconds(table[time_col], path, first_line)
     elif time_col == "TestTime":
