@@ -122,7 +122,6 @@ def normalize(
         energy=readonly_copy(energy),
         mu=readonly_copy(series.mu),
         norm=readonly_copy(norm),
-        flat=readonly_copy(norm),
         e0=readonly_copy(e0_arr),
         edge_step=readonly_copy(edge_step),
         pre_coefs=readonly_copy(np.zeros((n_s, 2))),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from math import comb
 from typing import Any, NamedTuple
 
@@ -47,7 +48,8 @@ class NormResult:
     energy : (n_energy,) eV
     mu : (n_spectra, n_energy) the input spectra
     norm : (n_spectra, n_energy) ``(mu - pre_edge) / edge_step``
-    flat : (n_spectra, n_energy) ``norm`` with the post-edge curvature removed above E0
+    flat : (n_spectra, n_energy) ``norm`` with the post-edge curvature removed above E0,
+        computed from ``post_coefs`` on first access (fits use ``norm``; most never need it)
     e0 : (n_spectra,) eV
     edge_step : (n_spectra,) in units of mu
     pre_coefs : (n_spectra, 2) pre-edge line in powers of (E - e0): offset at E0, slope per eV
@@ -64,7 +66,6 @@ class NormResult:
     energy: np.ndarray
     mu: np.ndarray
     norm: np.ndarray
-    flat: np.ndarray
     e0: np.ndarray
     edge_step: np.ndarray
     pre_coefs: np.ndarray
@@ -92,6 +93,12 @@ class NormResult:
             f"NormResult(n_spectra={self.n_spectra}, n_energy={self.energy.size}, "
             f"e0={np.round(self.e0[:3], 2).tolist()}{'...' if self.n_spectra > 3 else ''} eV)"
         )
+
+    @cached_property
+    def flat(self) -> np.ndarray:
+        """(n_spectra, n_energy) ``norm`` minus ``(post_edge − post_edge(E0)) / edge_step``
+        at and above each spectrum's E0 (read-only, computed once)."""
+        return _flatten(self.energy, self.norm, self.e0, self.post_coefs, self.edge_step)
 
     @property
     def pre_edge(self) -> np.ndarray:
@@ -133,7 +140,7 @@ class NormResult:
         per_spectrum = {
             name: None if getattr(self, name) is None else getattr(self, name)[idx]
             for name in (
-                "mu", "norm", "flat", "e0", "edge_step", "pre_coefs", "post_coefs",
+                "mu", "norm", "e0", "edge_step", "pre_coefs", "post_coefs",
                 "pre_range", "post_range", "pre_order", "post_order",
             )
         }  # fmt: skip
@@ -481,7 +488,7 @@ def normalize(
             f"{series.labels[bad[0]]!r}: no rising edge at E0 = {e0_arr[bad[0]]:.2f} eV "
             "(is mu inverted, or E0 wrong?)"
         )
-    norm, flat = _norm_and_flat(energy, mu, u, e0_arr, pre_u, post_u, edge_step)
+    norm = _normalized(mu, u, pre_u, edge_step)
     provenance = jsonable({
         "settings": {
             "e0": "max derivative" if e0 is None else e0_arr, "shared_e0": shared_e0,
@@ -504,8 +511,7 @@ def normalize(
     return NormResult(
         energy=readonly_view(energy),  # a Series' arrays are read-only: no copy
         mu=readonly_view(mu),
-        norm=norm,  # read-only views of one block (see _norm_and_flat)
-        flat=flat,
+        norm=norm,
         e0=_readonly(e0_arr),
         edge_step=_readonly(edge_step),
         pre_coefs=_readonly(
@@ -549,37 +555,40 @@ def _edge_energies(
     return e0_arr
 
 
-def _norm_and_flat(energy, mu, u, e0, pre_u, post_u, edge_step):
-    """``(mu − pre_edge)/step`` and, above E0, that minus the post-edge curvature.
-
-    Both are written into one read-only (2, n_s, n_e) block, each as ``mu/step`` minus
-    one polynomial: the pre-edge line for ``norm``; the pre-edge line plus the post-edge
-    curvature ``poly − poly(E0)`` for ``flat``. Fresh memory is what costs most here
-    (every new page is a fault), so there is one allocation and no temporaries.
-    """
-    block = np.empty((2, *mu.shape))
-    norm, flat = block[0], block[1]
+def _normalized(
+    mu: np.ndarray, u: np.ndarray, pre_u: np.ndarray, edge_step: np.ndarray
+) -> np.ndarray:
+    """``(mu − pre_edge)/step``, read-only: ``mu/step`` minus the scaled pre-edge line,
+    accumulated in place (fresh memory is what costs most here: no temporaries)."""
     inv_step = 1.0 / edge_step[:, None]
-    q = max(pre_u.shape[1], post_u.shape[1])
-    powers = u[:, None] ** np.arange(q)  # (n_e, q)
-    pre = np.zeros((e0.size, q))
-    pre[:, : pre_u.shape[1]] = pre_u
-    both = pre.copy()
-    both[:, : post_u.shape[1]] += post_u
-    both[:, 0] -= _poly_at(post_u, np.interp(e0, energy, u))  # u is linear in energy
-    for out, coefs in ((norm, pre), (flat, both)):
-        np.multiply(mu, inv_step, out=out)
-        _subtract_products(out, coefs * inv_step, powers)
-    # below each spectrum's E0 flat is norm: all columns below the lowest E0, and a
-    # few more, different for each spectrum, below the highest
+    norm = np.multiply(mu, inv_step)
+    _subtract_products(norm, pre_u * inv_step, u[:, None] ** np.arange(pre_u.shape[1]))
+    norm.setflags(write=False)
+    return norm
+
+
+def _flatten(
+    energy: np.ndarray,
+    norm: np.ndarray,
+    e0: np.ndarray,
+    post_coefs: np.ndarray,
+    edge_step: np.ndarray,
+) -> np.ndarray:
+    """``norm`` minus the post-edge curvature ``(poly(E) − poly(E0))/step`` at E >= E0.
+
+    Only the columns at or above the lowest E0 change, and only those below the highest
+    E0 differ between spectra in whether they do.
+    """
     k = int(np.searchsorted(energy, e0.min(), side="left"))
     k_all = int(np.searchsorted(energy, e0.max(), side="left"))
-    flat[:, :k] = norm[:, :k]
-    below = energy[None, k:k_all] < e0[:, None]
-    flat[:, k:k_all][below] = norm[:, k:k_all][below]
-    for arr in (block, norm, flat):  # views taken earlier keep their own flag
-        arr.setflags(write=False)
-    return norm, flat
+    flat = norm.copy()
+    curvature = _polyval_t(post_coefs, energy[k:], e0)
+    curvature -= post_coefs[:, :1]
+    curvature /= edge_step[:, None]
+    curvature[:, : k_all - k] *= energy[None, k:k_all] >= e0[:, None]
+    flat[:, k:] -= curvature
+    flat.setflags(write=False)
+    return flat
 
 
 def _subtract_products(out: np.ndarray, coefs: np.ndarray, powers: np.ndarray) -> None:
@@ -591,11 +600,3 @@ def _subtract_products(out: np.ndarray, coefs: np.ndarray, powers: np.ndarray) -
     result = dgemm(-1.0, powers, coefs.T, beta=1.0, c=out.T, overwrite_c=True)
     if not np.shares_memory(result, out):  # a non-contiguous out is copied by the wrapper
         out[:] = result.T
-
-
-def _poly_at(coef_u: np.ndarray, u0: np.ndarray) -> np.ndarray:
-    """Each row's polynomial at its own point ``u0`` (n_s,)."""
-    out = np.zeros(coef_u.shape[0])
-    for c in coef_u.T[::-1]:
-        out = out * u0 + c
-    return out
