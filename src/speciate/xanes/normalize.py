@@ -327,19 +327,6 @@ def _polyval_t(coefs: np.ndarray, energy: np.ndarray, e0: np.ndarray) -> np.ndar
     return out
 
 
-def _polyval_u(coef_u: np.ndarray, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Polynomials (n_s, q) in powers of ``u`` evaluated on ``u`` (n_e,): (n_s, n_e),
-    written into ``out`` when given."""
-    # Horner in place: a matrix product with inner dimension q <= 4 is slower than this
-    if out is None:
-        out = np.empty((coef_u.shape[0], u.size))
-    out[:] = coef_u[:, -1:]
-    for c in coef_u.T[-2::-1]:
-        out *= u
-        out += c[:, None]
-    return out
-
-
 def _check_counts(window: _Window, labels: tuple[str, ...], what: str, least: int = 3) -> None:
     bad = np.nonzero(window.counts < least)[0]
     if bad.size:
