@@ -217,3 +217,18 @@ def test_default_normalize_of_raw_mn_mixtures_gets_the_step_within_2_5_percent()
     error = np.abs(result.edge_step / scale[:, 0] - 1.0)
     assert np.median(error) <= 0.025
     assert (result.post_order == 1).all()
+
+
+def test_flat_is_computed_once_read_only_and_agrees_with_a_selection():
+    series, _, _ = _synthetic(5)
+    result = normalize(series)
+    flat = result.flat
+    assert result.flat is flat and not flat.flags.writeable
+    np.testing.assert_allclose(result.select([3, 1]).flat, flat[[3, 1]], rtol=0, atol=1e-12)
+    below = series.energy[None, :] < result.e0[:, None]
+    np.testing.assert_array_equal(flat[below], result.norm[below])
+    # above E0 the post-edge curvature is gone: flat's post-edge trend is level at 1
+    post = series.energy > result.e0.max() + 50
+    slope = np.polyfit(series.energy[post], flat[:, post].T, 1)[0]
+    raw_slope = np.polyfit(series.energy[post], result.norm[:, post].T, 1)[0]
+    assert np.all(np.abs(slope) < 0.2 * np.abs(raw_slope).max() + 1e-6)
