@@ -207,8 +207,9 @@ def accuracy(stds: list, name: str, n_s: int, n_combo: int, seed: int) -> dict:
     out["exact LCF+shifts MAE"] = float(np.abs(fit.weights - weights).mean())
     sub = norm.select(slice(0, n_combo))
     out["combinations hits"] = subset_hits(combinations(sub, stds).best, weights[:n_combo])
-    scaled_combos = combinations(sub, stds, shifts=True, background="scale")
-    out["scale combinations hits"] = subset_hits(scaled_combos.best, weights[:n_combo])
+    for kind in ("scale", "linear"):
+        found = combinations(sub, stds, shifts=True, background=kind).best
+        out[f"{kind} combinations hits"] = subset_hits(found, weights[:n_combo])
     out["raw combinations hits"] = subset_hits(
         combinations(sub, stds, shifts=True, **raw).best, weights[:n_combo]
     )
@@ -270,6 +271,8 @@ def main(argv: list[str]) -> int:
          "{:.0%}"),
         ("true subset first, normalize + combos, scale + shifts", None,
          "scale combinations hits", "{:.0%}"),
+        ("true subset first, normalize + combos, linear + shifts", None,
+         "linear combinations hits", "{:.0%}"),
         ("true subset first, raw-mu combos + shifts", None, "raw combinations hits", "{:.0%}"),
     ]  # fmt: skip
     for name, res in results.items():
