@@ -6,9 +6,18 @@ outside the repository, so a fresh clone runs its tests on its own.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests: no per-example deadline (a shared 2-core machine makes timings flaky);
+# CI (.ci/run sets SPECIATE_TEST_PROFILE=ci) replays the same examples on every run, so a
+# landing never depends on which random examples were drawn; local runs keep exploring.
+settings.register_profile("local", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, database=None)
+settings.load_profile(os.environ.get("SPECIATE_TEST_PROFILE", "local"))
 
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -58,15 +58,22 @@ def background_order(background: Any) -> int | None:
 
 
 def amplitude_bounds(
-    lo: np.ndarray, hi: np.ndarray, sum_to_one: bool
+    lo: np.ndarray, hi: np.ndarray, sum_to_one: bool, background: str | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bounds on the amplitudes ``a = scale·w`` for weight bounds ``lo, hi`` (k,).
 
     With sum-to-one the scale is free, so only sign bounds carry over: every lower
     bound must be 0 or None and every upper bound >= 1 (implied by the others).
-    Without sum-to-one the scale is 1 and the bounds apply to ``a`` as given.
+    Without sum-to-one the scale is 1 and the bounds apply to ``a`` as given, which
+    leaves ``background="scale"`` nothing to fit: refused.
     """
     if not sum_to_one:
+        if background == "scale":
+            raise ValidationError(
+                "background='scale' fits the scale of weights that sum to 1; with "
+                "sum_to_one=False the weights are free already (use background=None, or "
+                "a polynomial background)"
+            )
         return lo, hi
     ok_lo = (lo == 0.0) | np.isneginf(lo)
     ok_hi = hi >= 1.0

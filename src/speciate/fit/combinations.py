@@ -380,7 +380,7 @@ def combinations(
     if background is not None:
         from speciate.fit.background import amplitude_bounds
 
-        lo_s, hi_s, sum_s = *amplitude_bounds(lo, hi, sum_to_one), False
+        lo_s, hi_s, sum_s = *amplitude_bounds(lo, hi, sum_to_one, background), False
     else:
         lo_s, hi_s, sum_s = lo, hi, sum_to_one
     subsets = _subsets(k, max_components)

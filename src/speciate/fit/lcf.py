@@ -326,7 +326,7 @@ def _fit_background(
     """Amplitudes ``scale·w`` on the projected design, then fractions and background."""
     from speciate.fit.background import amplitude_bounds, build_background_result
 
-    lo_a, hi_a = amplitude_bounds(lo, hi, sum_to_one)
+    lo_a, hi_a = amplitude_bounds(lo, hi, sum_to_one, background)
     if fit_shifts or fixed_shifts is not None:
         from speciate.fit.shifts import fit_shifted
 

@@ -447,7 +447,7 @@ def scan(
     if order is not None:
         design = project_out(design, order)
         n_bg, sum_s = order + 1, False
-        lo_s, hi_s = amplitude_bounds(lo, hi, sum_to_one)
+        lo_s, hi_s = amplitude_bounds(lo, hi, sum_to_one, background)
     states = enumerate_states(k, lo_s, hi_s, sum_s)
     n_s, n_c = design.y.shape[0], cands.k
     weights = np.zeros((n_c, n_s, k))
