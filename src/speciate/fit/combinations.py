@@ -178,12 +178,11 @@ class CombinationsResult(TableExport):
         ``background`` a `BackgroundLCFResult` with every spectrum's scale and
         background.
         """
-        from speciate.fit.background import BackgroundLCFResult
         from speciate.fit.lcf import lcf
-        from speciate.fit.results import LCFResult
 
         items = [standards] if not isinstance(standards, (list, tuple)) else list(standards)
-        # split into one Series per standard (k of them) to compare names and select subsets
+        # split into one Series per standard (k of them, never the spectra) to compare
+        # names and select subsets
         stds = [s.select([i]) for s in items for i in range(len(s.labels))]
         if tuple(str(s.labels[0]) for s in stds) != self.standards:
             raise ValidationError(
@@ -204,8 +203,7 @@ class CombinationsResult(TableExport):
             fit = lcf(data.select(rows), [stds[j] for j in sub], bounds=(lo[sub], hi[sub]),
                       **settings)  # fmt: skip
             parts.append((rows, sub, fit))
-        cls = LCFResult if settings.get("background") is None else BackgroundLCFResult
-        return _merge(parts, len(self.labels), self.standards, self.provenance, cls)
+        return _merge(parts, len(self.labels), self.standards, self.provenance)
 
 
 def _subsets(k: int, max_components: int) -> list[tuple[int, ...]]:
@@ -443,8 +441,11 @@ def combinations(
     )
 
 
-def _merge(parts, n_s, names, provenance, cls):
-    """One result from per-subset `LCFResult`s ``(rows, subset, result)``."""
+def _merge(parts, n_s, names, provenance):
+    """One result, of the parts' own class, from per-subset `LCFResult`s
+    ``(rows, subset, result)`` (all plain or all with a fitted background)."""
+    from speciate.fit.background import BackgroundLCFResult
+
     first = parts[0][2]
     k, n_e = len(names), first.energy.size
     out: dict[str, Any] = {
@@ -462,7 +463,7 @@ def _merge(parts, n_s, names, provenance, cls):
     per_spectrum = ["data", "fit", "residual", "total", "r_factor", "chi2", "reduced_chi2",
                     "n_free"]  # fmt: skip
     extra = {}
-    if hasattr(first, "background_kind"):  # a BackgroundLCFResult: scale and background too
+    if isinstance(first, BackgroundLCFResult):  # scale and background too
         out["scale"], out["scale_stderr"] = np.zeros(n_s), np.zeros(n_s)
         out["background"] = np.zeros((n_s, n_e))
         out["background_coefs"] = np.zeros((n_s, first.background_coefs.shape[1]))
@@ -496,7 +497,7 @@ def _merge(parts, n_s, names, provenance, cls):
         for rows, _, res in parts:
             full[rows] = res.coords[key]
         coords[key] = full
-    return cls(
+    return type(first)(
         energy=first.energy, standards=tuple(names), labels=tuple(labels), time=time,
         coords=coords, e0=first.e0, e_range=first.e_range,
         provenance={**dict(provenance), "refit": "lcf per selected subset"}, **arrays, **extra,

@@ -297,7 +297,7 @@ class MCRResult:
         return Series(
             self.energy,
             self.spectra,
-            labels=[f"mcr_{i}" for i in range(self.spectra.shape[0])],
+            labels=[f"mcr_{i}" for i in range(self.spectra.shape[0])],  # a few components
             coords={"e0": np.full(self.spectra.shape[0], np.nan)},
         )
 

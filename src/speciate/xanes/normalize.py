@@ -440,7 +440,7 @@ def normalize(
     normalized = np.zeros(n_s, bool)
     if pre is None:
         pre_order = ((pre_span >= PRE_LINE_SPAN) & (pre_win.counts >= 3)).astype(int)
-        first = mu[:, pre_win.cols][np.arange(n_s), np.argmax(pre_win.mask, axis=1)]
+        first = mu[:, pre_win.cols][np.arange(n_s), pre_win.first]
         normalized = looks_normalized(
             first, pre_proj.mean(), post_proj.mean(), energy[-1] - e0_arr
         ) & (step is None)
